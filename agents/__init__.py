@@ -1,0 +1,1 @@
+"""fusionrank.agents"""

@@ -1,0 +1,1 @@
+"""ShopWorld: the embedded default world, a seeded generator of a shop."""

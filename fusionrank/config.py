@@ -1,0 +1,106 @@
+"""Run configuration: YAML files loaded into pydantic models.
+
+Every model forbids unknown keys, so a mistyped key fails with its name. The CLI loads a
+file (or the defaults) and applies ``--set section.key=value`` overrides.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fusionrank.datasets.shopworld.config import ShopWorldConfig
+
+
+class DataConfig(BaseModel):
+    """Where the user's own files are; unset means the run's generated ShopWorld."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    catalog: Path | None = None
+    logs: Path | None = None
+
+
+class RunConfig(BaseModel):
+    """The resolved configuration of one run, saved as ``runs/<name>/config.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("shopworld", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    seed: int = Field(0, ge=0)
+    runs_dir: Path = Path("runs")
+    world: ShopWorldConfig = ShopWorldConfig()
+    data: DataConfig = DataConfig()
+
+    @property
+    def run_dir(self) -> Path:
+        return self.runs_dir / self.name
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ValueError(f"override {dotted!r}: {key!r} is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``"world.n_items=1000"`` into the dotted key and its YAML-parsed value."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"override {text!r} must look like section.key=value")
+    return key.strip(), yaml.safe_load(raw)
+
+
+def format_validation_error(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(root)"
+        got = item.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        hint = "; remove it or check its spelling" if item["type"] == "extra_forbidden" else ""
+        lines.append(f"  {where}: {item['msg']}{shown}{hint}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Load a YAML config (or the defaults) and apply overrides.
+
+    Raises:
+        ValueError: If the file is missing or malformed, or a field is invalid; the
+            message names the file and every bad field.
+    """
+    tree: dict[str, Any] = {}
+    source = "default config"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise ValueError(f"config file {path} does not exist; pass an existing YAML file")
+        loaded = yaml.safe_load(path.read_text())
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: the top level must be a mapping of sections")
+        tree = loaded
+    for text in overrides or []:
+        key, value = parse_override(text)
+        _set_dotted(tree, key, value)
+    if overrides:
+        source += " with --set " + " ".join(overrides)
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as error:
+        raise ValueError(format_validation_error(error, source)) from None
+
+
+def dump_config(config: BaseModel) -> str:
+    """The config as YAML, every field resolved (what ``load_config`` reads back)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
