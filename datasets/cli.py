@@ -17,6 +17,11 @@ world_app = typer.Typer(
 data_app = typer.Typer(help="Check catalogs and logs before using them.", no_args_is_help=True)
 
 
+def register(app: typer.Typer) -> None:
+    app.add_typer(world_app, name="world")
+    app.add_typer(data_app, name="data")
+
+
 def print_summary(title: str, summary: dict[str, Any]) -> None:
     table = Table(title=title, show_header=False, title_justify="left")
     for key, value in summary.items():

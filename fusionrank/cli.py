@@ -7,6 +7,7 @@ clear message and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -65,13 +66,28 @@ def _setup(
     progress.enable(console)
 
 
-def _register() -> None:
-    from fusionrank.datasets.cli import data_app, world_app
-    from fusionrank.pipeline import demo
+# Packages whose ``cli`` module adds commands through ``register(app)``, in help order.
+COMMAND_PACKAGES = (
+    "fusionrank.pipeline",
+    "fusionrank.datasets.cli",
+    "fusionrank.retrieval.cli",
+    "fusionrank.simulator.cli",
+    "fusionrank.envs.cli",
+    "fusionrank.agents.cli",
+    "fusionrank.evaluation.cli",
+    "fusionrank.service.cli",
+)
 
-    app.add_typer(world_app, name="world")
-    app.add_typer(data_app, name="data")
-    app.command("demo")(demo)
+
+def _register() -> None:
+    for name in COMMAND_PACKAGES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:  # a missing dependency, not a package without commands
+                raise
+            continue
+        module.register(app)
 
 
 def main() -> None:

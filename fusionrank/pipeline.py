@@ -49,6 +49,10 @@ def world_stage(config: RunConfig, run: RunFolder, redo: bool) -> dict[str, Any]
     return summary
 
 
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
 def demo(
     config: ConfigOption = None,
     overrides: SetOption = None,
