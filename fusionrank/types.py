@@ -444,3 +444,16 @@ class LoggedPages:
             has_purchases=self.has_purchases,
             has_propensities=self.has_propensities,
         )
+
+
+@dataclass(frozen=True, eq=False)
+class ExpectedOutcomes:
+    """Expected outcomes of result pages.
+
+    Args:
+        clicks, purchases, revenue: float64, shape (B, L): expectations per rank.
+    """
+
+    clicks: np.ndarray
+    purchases: np.ndarray
+    revenue: np.ndarray

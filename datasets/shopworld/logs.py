@@ -95,7 +95,7 @@ def simulate_sessions(
     n_sessions = n_pages  # every session shows at least one page
     need = rng.choice(len(truth.needs), size=n_sessions, p=truth.needs.frequency)
     query = _first_queries(truth, need, rng)
-    segment = truth.sample_segments(n_sessions, rng)
+    segment = truth.new_users(n_sessions, rng)
     n_ranks = slate_size * max_pages
     ranking = sample_rankings(policy.log_weights[query], n_ranks, rng)
     page = np.zeros(n_sessions, dtype=np.int64)
@@ -111,7 +111,7 @@ def simulate_sessions(
         q, first = query[rows], page[rows][:, None] * slate_size
         pool_position = np.take_along_axis(ranking[rows], first + ranks, axis=1)
         items = np.take_along_axis(policy.pool[q], pool_position, axis=1)
-        feedback, stopped = truth.sample_page(q, items, segment[rows], rng)
+        feedback, stopped = truth.sample_page_index(q, items, segment[rows], rng)
         pages.session.append(rows)
         pages.step.append(np.full(rows.size, step))
         pages.query.append(q)

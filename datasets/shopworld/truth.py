@@ -31,7 +31,7 @@ from fusionrank.datasets.shopworld.needs import INTENTS, Needs, relevance
 from fusionrank.datasets.shopworld.vocab import SEGMENTS
 
 from fusionrank.io import atomic_path, read_json, write_json
-from fusionrank.types import PAD, Feedback
+from fusionrank.types import PAD, ExpectedOutcomes, Feedback
 
 
 @dataclass(frozen=True)
@@ -82,21 +82,11 @@ class PageProbabilities:
         return self.purchase + (1 - self.purchase) * self.satisfaction
 
 
-@dataclass(frozen=True, eq=False)
-class ExpectedOutcomes:
-    """Expected outcomes of result pages, averaged over user segments.
-
-    Args:
-        clicks, purchases, revenue: float64, shape (B, L): per rank.
-    """
-
-    clicks: np.ndarray
-    purchases: np.ndarray
-    revenue: np.ndarray
-
-
 class HiddenTruth:
     """ShopWorld's real users and the true relevance of every product to every query.
+
+    It plays the :class:`fusionrank.protocols.UserModel` role with user segments as user
+    types; the ``*_index`` methods take query indices for callers that already have them.
 
     Args:
         items: Latent item attributes, in catalog order.
@@ -191,7 +181,11 @@ class HiddenTruth:
             satisfaction=np.where(shown, satisfaction, 0.0),
         )
 
-    def expected_outcomes(self, query: np.ndarray, item_index: np.ndarray) -> ExpectedOutcomes:
+    def expected_page(self, query_ids: np.ndarray, item_index: np.ndarray) -> ExpectedOutcomes:
+        """:meth:`expected_page_index` for query ids (object, shape (B,))."""
+        return self.expected_page_index(self.query_index(query_ids), item_index)
+
+    def expected_page_index(self, query: np.ndarray, item_index: np.ndarray) -> ExpectedOutcomes:
         """Exact expected clicks, purchases and revenue per rank of the first result page a
         user sees, averaged over segments.
 
@@ -215,11 +209,21 @@ class HiddenTruth:
             revenue=(purchases @ share) * np.where(item_index >= 0, price, 0.0),
         )
 
-    def sample_segments(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def new_users(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """int64, shape (n,): a user segment per session."""
         return rng.choice(len(SEGMENTS), size=n, p=np.asarray(self.model.segment_share))
 
     def sample_page(
+        self,
+        query_ids: np.ndarray,
+        item_index: np.ndarray,
+        users: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[Feedback, np.ndarray]:
+        """:meth:`sample_page_index` for query ids (object, shape (B,))."""
+        return self.sample_page_index(self.query_index(query_ids), item_index, users, rng)
+
+    def sample_page_index(
         self,
         query: np.ndarray,
         item_index: np.ndarray,
