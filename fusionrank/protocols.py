@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from fusionrank.types import ExpectedOutcomes, Feedback
+from fusionrank.types import CandidateBatch, ExpectedOutcomes, Feedback, Query
 
 
 @runtime_checkable
@@ -72,4 +72,26 @@ class UserModel(Protocol):
         self, can_page: np.ndarray, can_reformulate: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         """After a page without a stop: ``(next_page, reformulate)``, bool (B,) each."""
+        ...
+
+
+@runtime_checkable
+class RankingPolicy(Protocol):
+    """A search policy: per-query fusion weights for the retriever, then re-rank scores.
+
+    A policy that only re-ranks returns None from :meth:`fusion_weights` (the retriever's
+    default weights apply); one that only fuses returns the fused score from
+    :meth:`scores` (``candidates.features`` carries it). The ranking sorts by descending
+    score; padding never ranks. Deterministic unless the policy says otherwise.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def fusion_weights(self, queries: Sequence[Query]) -> np.ndarray | None:
+        """float64, shape (B, M), rows on the simplex; or None for the default weights."""
+        ...
+
+    def scores(self, candidates: CandidateBatch) -> np.ndarray:
+        """float64, shape (B, K): a score per candidate (ignored where masked)."""
         ...
