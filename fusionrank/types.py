@@ -289,15 +289,16 @@ class Rankings:
             slate_size: L, the number of ranks kept (1 <= L <= K).
 
         Ties keep the lower slot first (a stable sort), so equal scores keep the
-        candidates' first-stage order.
+        candidates' first-stage order. NaN scores rank below every real score.
         """
         if scores.shape != mask.shape or scores.ndim != 2:
             raise ValueError(f"scores {scores.shape} and mask {mask.shape} must be equal (B, K)")
         if not 1 <= slate_size <= scores.shape[1]:
             raise ValueError(f"slate_size must be in [1, K={scores.shape[1]}], got {slate_size}")
-        keyed = np.where(mask, -np.asarray(scores, dtype=np.float64), np.inf)
-        keyed = np.nan_to_num(keyed, nan=np.inf, posinf=np.inf)
-        order = np.argsort(keyed, axis=1, kind="stable")[:, :slate_size].astype(np.int64)
+        # Masked slots sort after every real one; NaN scores sort last among real ones.
+        keyed = np.nan_to_num(-np.asarray(scores, dtype=np.float64), nan=np.inf)
+        keyed = np.where(mask, keyed, np.inf)
+        order = np.lexsort((keyed, ~mask), axis=1)[:, :slate_size].astype(np.int64)
         shown = np.take_along_axis(mask, order, axis=1)
         return cls(order=np.where(shown, order, PAD))
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from fusionrank.datasets.shopworld.vocab import (
     CATEGORIES,
     COLOURS,

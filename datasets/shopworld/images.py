@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from fusionrank.datasets.shopworld.vocab import CATEGORIES, COLOURS, PATTERNS
 from PIL import Image, ImageDraw
+
+from fusionrank.datasets.shopworld.vocab import CATEGORIES, COLOURS, PATTERNS
 
 # Silhouettes as polygons in the unit square (x right, y down).
 _POLYGONS: dict[str, list[tuple[float, float]]] = {

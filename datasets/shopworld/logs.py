@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+
 from fusionrank.datasets.shopworld.plackett_luce import sample_rankings
 from fusionrank.datasets.shopworld.truth import HiddenTruth
 

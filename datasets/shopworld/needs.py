@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from fusionrank.datasets.shopworld.catalog import ATTRIBUTE_COLUMNS, Items
 from fusionrank.datasets.shopworld.vocab import colour_similarity
 

@@ -6,6 +6,7 @@ Random choices are drawn for all items at once; only the string assembly is per 
 from __future__ import annotations
 
 import numpy as np
+
 from fusionrank.datasets.shopworld.catalog import P_IN_TITLE, Items
 from fusionrank.datasets.shopworld.vocab import (
     CATEGORIES,

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from fusionrank.datasets.shopworld.catalog import ATTRIBUTE_COLUMNS, Items
 from fusionrank.datasets.shopworld.needs import INTENTS, Needs, relevance
 from fusionrank.datasets.shopworld.vocab import SEGMENTS
-
 from fusionrank.io import atomic_path, read_json, write_json
 from fusionrank.types import PAD, ExpectedOutcomes, Feedback
 

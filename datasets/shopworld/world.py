@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from fusionrank import progress
 from fusionrank.datasets.shopworld.catalog import Items, sample_hidden_combinations, sample_items
 from fusionrank.datasets.shopworld.config import ShopWorldConfig
 from fusionrank.datasets.shopworld.images import render_all, render_jobs
@@ -31,8 +33,6 @@ from fusionrank.datasets.shopworld.plackett_luce import marginals
 from fusionrank.datasets.shopworld.texts import item_texts, query_text
 from fusionrank.datasets.shopworld.truth import HiddenTruth, UserModel
 from fusionrank.datasets.shopworld.vocab import CATEGORIES, brand_names
-
-from fusionrank import progress
 from fusionrank.io import atomic_dir, atomic_path, write_json
 from fusionrank.seeding import int_seed, rng
 
