@@ -1,0 +1,175 @@
+"""``fusionrank ope`` (off-policy estimates from logs alone) and ``fusionrank power``.
+
+```
+runs/<name>/evaluation/ope/report.html    estimates table and figure
+runs/<name>/evaluation/ope/figures.json   the same numbers
+runs/<name>/evaluation/ope/estimates.json every estimate, with the inputs that made it
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, cast
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.table import Table
+
+from fusionrank.cli import ConfigOption, NameOption, SeedOption, SetOption, console, run_config
+from fusionrank.runs import RunFolder
+
+if TYPE_CHECKING:
+    from fusionrank.evaluation.ope.estimators import Estimate
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ope")(ope)
+    app.command("power")(power)
+
+
+def _is_obd(path: Path, log_format: str) -> bool:
+    if log_format != "auto":
+        return log_format == "obd"
+    return path.suffix == ".csv" and path.parent.parent.name in ("random", "bts")
+
+
+def load_bandit_log(path: Path, reward: str, log_format: str):
+    """The log as a BanditLog, each page's query id (object (G,)) and each page's
+    candidate pool (int64 (G, P): items the logs ever showed for its query)."""
+    from fusionrank.evaluation.ope.data import from_obd, from_pages
+
+    if not path.exists():
+        raise ValueError(f"--logs {path} does not exist; pass a .parquet log or an OBD .csv")
+    if _is_obd(path, log_format):
+        from fusionrank.datasets import obd_impressions
+
+        log = from_obd(obd_impressions(path.parents[2], path.parent.parent.name, path.parent.name))
+        pools = np.broadcast_to(np.arange(log.n_actions), (log.n_groups, log.n_actions))
+        return log, np.full(log.n_groups, path.parent.name, dtype=object), pools, None
+    from fusionrank.datasets import load_logs, logs_to_pages
+    from fusionrank.evaluation.rankers import logged_pools
+
+    pages = logs_to_pages(load_logs(path))
+    log = from_pages(pages, reward=reward, source=str(path))
+    query_ids, pool = logged_pools(pages)
+    # Every logged query showed items, so each has a pool row.
+    row_of_query = pd.Index(query_ids).get_indexer(pages.query_ids)
+    return log, pages.query_ids[pages.query], pool[row_of_query[pages.query]], pages.item_ids
+
+
+def _target(policy: str, log, group_query, pools, item_ids):
+    from fusionrank.evaluation.ope.targets import score_table_target, uniform_target
+    from fusionrank.evaluation.rankers import ScoreTable
+
+    if policy == "uniform":
+        return uniform_target(log, pools[log.group], name="uniform over each query's pool")
+    path = Path(policy)
+    if path.suffix not in (".parquet", ".csv"):
+        raise ValueError(
+            f"--policy {policy!r}: give 'uniform' or a score table (.parquet or .csv with "
+            "columns query_id, item_id, score)"
+        )
+    vocabulary = item_ids if item_ids is not None else np.arange(log.n_actions).astype(str)
+    return score_table_target(log, ScoreTable.from_score_file(path, vocabulary), group_query)
+
+
+def ope(
+    logs: Annotated[Path, typer.Option(help="Logs: a fusionrank .parquet or an OBD .csv.")],
+    policy: Annotated[
+        str,
+        typer.Option(help="'uniform', or a score table (.parquet/.csv: query_id, item_id, score)."),
+    ],
+    reward: Annotated[str, typer.Option(help="Reward: clicks or purchases.")] = "clicks",
+    log_format: Annotated[str, typer.Option("--format", help="auto, fusionrank or obd.")] = "auto",
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder; default runs/<name>/evaluation/ope.")
+    ] = None,
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+    seed: SeedOption = None,
+    name: NameOption = None,
+) -> None:
+    """Estimate a policy's value per impression from logs alone (IPS, SNIPS, DM, DR, SNDR,
+    PBM-IPS), each with a bootstrap interval: a cross-check that needs no simulator."""
+    from fusionrank.evaluation.ope.estimators import estimate_all
+    from fusionrank.evaluation.report import Report
+    from fusionrank.evaluation.sections import add_ope
+    from fusionrank.io import write_json
+    from fusionrank.seeding import rng
+
+    if log_format not in ("auto", "fusionrank", "obd"):
+        raise ValueError(f"--format {log_format!r} is unknown; use auto, fusionrank or obd")
+    resolved = run_config(config, overrides, seed, name)
+    settings = resolved.evaluation
+    log, group_query, pools, item_ids = load_bandit_log(logs, reward, log_format)
+    target = _target(policy, log, group_query, pools, item_ids)
+    estimates = estimate_all(
+        log,
+        target,
+        reward_model=settings.reward_model,
+        n_folds=settings.n_folds,
+        alpha=settings.alpha,
+        n_bootstrap=settings.n_bootstrap,
+        rng=rng(resolved.seed, "evaluation"),
+    )
+    _print_estimates(f"{target.name}: estimated {reward} per impression", estimates, settings.alpha)
+    folder = out or RunFolder.for_config(resolved).path / "evaluation" / "ope"
+    report = Report(f"Off-policy estimates: {target.name}")
+    report.text(
+        f"Logs: {logs} ({len(log):,} impressions on {log.n_groups:,} pages); reward: {reward}."
+    )
+    add_ope(report, {target.name: estimates})
+    path = report.write(folder)
+    inputs = {"logs": str(logs), "policy": policy, "reward": reward, "seed": resolved.seed}
+    write_json(folder / "estimates.json", {**inputs, "estimates": [e.to_dict() for e in estimates]})
+    console.print(f"report: {path}")
+
+
+def _print_estimates(title: str, estimates: Sequence[Estimate], alpha: float) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in ("estimator", "value", f"{1 - alpha:.0%} CI", "ESS"):
+        table.add_column(column, justify="right")
+    for e in estimates:
+        table.add_row(
+            e.estimator, f"{e.value:.5g}", f"[{e.ci[0]:.5g}, {e.ci[1]:.5g}]", f"{e.ess:,.0f}"
+        )
+    console.print(table)
+
+
+def power(
+    baseline: Annotated[float, typer.Option(help="Control mean, e.g. 0.05 for a 5 % rate.")],
+    lift: Annotated[float | None, typer.Option(help="Relative lift to detect, e.g. 0.02.")] = None,
+    sessions: Annotated[int | None, typer.Option(help="Sessions per arm you will have.")] = None,
+    sd: Annotated[float | None, typer.Option(help="Per-session sd; default sqrt(p(1-p)).")] = None,
+    design: Annotated[str, typer.Option(help="two-sample (live A/B) or paired.")] = "two-sample",
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+) -> None:
+    """Plan a live A/B test: sessions needed for a lift, or the lift detectable with N."""
+    from fusionrank.evaluation.power import DESIGNS, Design, plan
+
+    if design not in DESIGNS:
+        raise ValueError(f"--design {design!r} is unknown; use one of {', '.join(DESIGNS)}")
+    if (lift is None) == (sessions is None):
+        raise ValueError("give exactly one of --lift (e.g. 0.02 for +2 %) and --sessions")
+    settings = run_config(config, overrides).evaluation
+    result = plan(
+        baseline,
+        sd=sd,
+        relative_effect=lift,
+        sessions_per_arm=sessions,
+        alpha=settings.alpha,
+        power=settings.power,
+        design=cast(Design, design),
+    )
+    table = Table(title=f"{result.design} test at alpha={result.alpha}", show_header=False)
+    table.add_row("baseline", f"{result.baseline:.4g}")
+    table.add_row("per-session sd", f"{result.sd:.4g}")
+    table.add_row("effect (absolute)", f"{result.effect:.4g}")
+    table.add_row("effect (relative)", f"{result.relative_effect:+.2%}")
+    table.add_row("sessions per arm", f"{result.sessions_per_arm:,}")
+    table.add_row("power", f"{result.power:.1%}")
+    console.print(table)
