@@ -13,6 +13,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fusionrank.datasets.shopworld.config import ShopWorldConfig
+from fusionrank.evaluation.config import EvaluationConfig
+from fusionrank.retrieval.config import RetrievalConfig
+from fusionrank.simulator.config import SimulatorConfig
 
 
 class DataConfig(BaseModel):
@@ -34,6 +37,9 @@ class RunConfig(BaseModel):
     runs_dir: Path = Path("runs")
     world: ShopWorldConfig = ShopWorldConfig()
     data: DataConfig = DataConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    simulator: SimulatorConfig = SimulatorConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
 
     @property
     def run_dir(self) -> Path:
