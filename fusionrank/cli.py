@@ -74,6 +74,7 @@ COMMAND_PACKAGES = (
     "fusionrank.simulator.cli",
     "fusionrank.envs.cli",
     "fusionrank.agents.cli",
+    "fusionrank.agents.baselines.cli",
     "fusionrank.evaluation.cli",
     "fusionrank.service.cli",
 )
