@@ -85,8 +85,9 @@ def _register() -> None:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
-            if error.name != name:  # a missing dependency, not a package without commands
-                raise
+            missing = error.name or ""
+            if name != missing and not name.startswith(missing + "."):
+                raise  # a missing dependency, not a package without commands
             continue
         module.register(app)
 

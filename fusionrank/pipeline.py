@@ -1,7 +1,17 @@
 """The main job, ``fusionrank demo``: the whole pipeline on ShopWorld, stage by stage.
 
-Each stage writes into the run folder and is skipped on a rerun when its output exists
-for the same configuration (``--redo`` runs it again).
+Every stage is also its own command, and the run folder is the hand-off between them:
+
+```
+world       fusionrank world generate    runs/<name>/world/
+clip        fusionrank clip train        runs/<name>/retrieval/clip/
+index       fusionrank index build       runs/<name>/retrieval/
+simulator   fusionrank sim fit + report  runs/<name>/simulator/
+```
+
+A stage that finished records its fingerprint (a hash of the config sections it reads, the
+seed and the fingerprint of the stage before it) in ``runs/<name>/stages/<stage>.json``;
+a rerun with the same fingerprint reuses it, ``--redo`` runs everything again.
 """
 
 from __future__ import annotations
@@ -9,13 +19,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from fusionrank.cli import ConfigOption, NameOption, SeedOption, SetOption, run_config
+from fusionrank.cli import ConfigOption, NameOption, SeedOption, SetOption, console, run_config
 from fusionrank.config import RunConfig
-from fusionrank.io import read_json
+from fusionrank.io import read_json, write_json
 from fusionrank.runs import RunFolder
 
 logger = logging.getLogger(__name__)
@@ -25,6 +39,8 @@ QUICK = [
     "world.n_needs=60",
     "world.n_pages=5000",
     "world.image_size=48",
+    "retrieval.clip.steps=80",
+    "retrieval.clip.warmup_steps=8",
 ]
 
 
@@ -32,6 +48,48 @@ def fingerprint(section: Any, seed: int) -> str:
     """A short hash of a config section and the seed, to know when a stage must rerun."""
     text = json.dumps({"seed": seed, "section": section.model_dump(mode="json")}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """How the demo was called: each stage command gets the same options."""
+
+    config_path: Path | None
+    overrides: list[str]
+    seed: int | None
+    name: str | None
+    resolved: RunConfig
+
+    @property
+    def run(self) -> RunFolder:
+        return RunFolder.for_config(self.resolved)
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "config": self.config_path,
+            "overrides": self.overrides,
+            "seed": self.seed,
+            "name": self.name,
+        }
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the pipeline.
+
+    Args:
+        name: Short name, also the marker file's name.
+        title: What the stage does, for the progress display.
+        sections: Config sections the stage reads; a change in any reruns it and the rest.
+        run: Does the work; returns a summary for the marker and the final table.
+        outputs: Paths that must exist for a finished stage to be reused.
+    """
+
+    name: str
+    title: str
+    sections: tuple[str, ...]
+    run: Callable[[Invocation], dict[str, Any]]
+    outputs: Callable[[RunFolder], list[Path]]
 
 
 def world_stage(config: RunConfig, run: RunFolder, redo: bool) -> dict[str, Any]:
@@ -49,6 +107,107 @@ def world_stage(config: RunConfig, run: RunFolder, redo: bool) -> dict[str, Any]
     return summary
 
 
+def _world(call: Invocation) -> dict[str, Any]:
+    summary = world_stage(call.resolved, call.run, redo=True)
+    return {k: summary[k] for k in ("items", "queries", "pages", "sessions") if k in summary}
+
+
+def _clip(call: Invocation) -> dict[str, Any]:
+    from fusionrank.retrieval.cli import clip_train
+
+    clip_train(**call.options())
+    return {"checkpoint": str(call.run.path / "retrieval" / "clip" / "model.pt")}
+
+
+def _index(call: Invocation) -> dict[str, Any]:
+    from fusionrank.retrieval.cli import index_build
+
+    index_build(**call.options())
+    return {"folder": str(call.run.path / "retrieval")}
+
+
+def _simulator(call: Invocation) -> dict[str, Any]:
+    from fusionrank.simulator.cli import fit, report
+
+    fit(**call.options())
+    report(**call.options())
+    fitted = read_json(call.run.path / "simulator" / "fit.json")
+    return {
+        "click_model": fitted["click_model"],
+        "report": str(call.run.path / "simulator" / "report" / "report.html"),
+    }
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("world", "generate ShopWorld", ("world",), _world, lambda r: [r.data_dir, r.truth_dir]),
+    Stage(
+        "clip",
+        "train the open_clip image model",
+        ("data", "retrieval"),
+        _clip,
+        lambda r: [r.path / "retrieval" / "clip"],
+    ),
+    Stage(
+        "index",
+        "encode the catalog, build the FAISS indexes",
+        ("data", "retrieval"),
+        _index,
+        lambda r: [r.path / "retrieval"],
+    ),
+    Stage(
+        "simulator",
+        "fit the user simulator, write its fidelity report",
+        ("data", "simulator"),
+        _simulator,
+        lambda r: [r.path / "simulator" / "model", r.path / "simulator" / "report"],
+    ),
+)
+
+
+def stage_key(stage: Stage, config: RunConfig, previous: str) -> str:
+    """The stage's fingerprint: its config sections, the seed and the stage before it."""
+    sections = {name: getattr(config, name).model_dump(mode="json") for name in stage.sections}
+    text = json.dumps(
+        {"seed": config.seed, "previous": previous, "sections": sections}, sort_keys=True
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_stages(
+    call: Invocation, stages: tuple[Stage, ...] = STAGES, redo: bool = False
+) -> list[dict[str, Any]]:
+    """Run (or reuse) each stage in order; returns one record per stage."""
+    run = call.run
+    records: list[dict[str, Any]] = []
+    previous = ""
+    for number, stage in enumerate(stages, start=1):
+        key = stage_key(stage, call.resolved, previous)
+        marker = run.path / "stages" / f"{stage.name}.json"
+        done = read_json(marker) if marker.is_file() else None
+        reusable = (
+            not redo
+            and done is not None
+            and done.get("fingerprint") == key
+            and all(p.exists() for p in stage.outputs(run))
+        )
+        console.rule(f"[bold]{number}/{len(stages)} {stage.name}[/]: {stage.title}")
+        if reusable and done is not None:
+            console.print(f"reused (finished before in {done['seconds']:.1f} s; --redo reruns)")
+            record = {**done, "status": "reused"}
+        else:
+            marker.unlink(missing_ok=True)
+            started = time.perf_counter()
+            summary = stage.run(call)
+            seconds = time.perf_counter() - started
+            record = {"stage": stage.name, "fingerprint": key, "seconds": seconds}
+            record["summary"] = summary
+            write_json(marker, record)
+            record = {**record, "status": "ran"}
+        records.append(record)
+        previous = key
+    return records
+
+
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
@@ -61,14 +220,21 @@ def demo(
     quick: Annotated[bool, typer.Option(help="A small world that runs in about a minute.")] = False,
     redo: Annotated[bool, typer.Option(help="Rerun stages whose output exists.")] = False,
 ) -> None:
-    """Run the main job on the embedded default world (ShopWorld)."""
-    from fusionrank.datasets.cli import print_summary
+    """Run the main job on the embedded default world (ShopWorld), stage by stage."""
+    from rich.table import Table
 
     extra = [*(QUICK if quick else []), *(overrides or [])]
     if quick and name is None:
         name = "shopworld-quick"
     resolved = run_config(config, extra, seed, name)
-    run = RunFolder.for_config(resolved)
-    run.save_config(resolved)
-    summary = world_stage(resolved, run, redo)
-    print_summary(f"ShopWorld in {run.world_dir}", summary)
+    call = Invocation(config, extra, seed, name, resolved)
+    call.run.save_config(resolved)
+    started = time.perf_counter()
+    records = run_stages(call, redo=redo)
+    table = Table(title=f"fusionrank demo: {call.run.path}")
+    for column in ("stage", "status", "seconds"):
+        table.add_column(column)
+    for record in records:
+        table.add_row(record["stage"], record["status"], f"{record['seconds']:.1f}")
+    console.print(table)
+    console.print(f"total {time.perf_counter() - started:.1f} s")
