@@ -146,12 +146,14 @@ def evaluate(
         "modalities": list(names),
         "default_weights": retriever.default_weights(1)[0].round(4).tolist(),
         "mean_best_weights": {
-            intent: chosen[judge.intent == intent].mean(axis=0).round(3).tolist()
-            for intent in (*INTENTS, "all")
-            if intent == "all" or (judge.intent == intent).any()
+            **{
+                intent: chosen[judge.intent == intent].mean(axis=0).round(3).tolist()
+                for intent in INTENTS
+                if (judge.intent == intent).any()
+            },
+            "all": chosen.mean(axis=0).round(3).tolist(),
         },
     }
-    facts["mean_best_weights"]["all"] = chosen.mean(axis=0).round(3).tolist()
     return table, facts
 
 

@@ -22,6 +22,14 @@ SEARCH_PARAMETERS = {"nprobe": "nprobe", "efSearch": "ef_search"}
 """faiss parameter name -> IndexConfig field."""
 
 
+def quiet_faiss_loader() -> None:
+    """Hide faiss's INFO notes about which CPU build it loads (not the user's concern)."""
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+
+
+quiet_faiss_loader()
+
+
 def set_threads(n: int) -> None:
     """Use ``n`` threads in faiss (OpenMP) and torch."""
     import faiss

@@ -100,7 +100,11 @@ class LexicalIndex:
         return LexicalQueries(counts=counts, n_words=n_words)
 
     def search(self, queries: LexicalQueries, k: int) -> Hits:
-        """Exact top-``k`` by scanning every item, and each query's score moments."""
+        """Exact top-``k`` by scanning every item, and each query's score moments.
+
+        Only items with a positive score are hits; the rest of a row is ``-1`` / ``-inf``
+        (a query with no catalog word has no lexical hits at all).
+        """
         n = queries.counts.shape[0]
         k = min(k, self.n_items)
         scores = np.empty((n, k), dtype=np.float32)
@@ -113,6 +117,9 @@ class LexicalIndex:
             scores[start:stop], items[start:stop] = top_k(block, k)
             mean[start:stop] = block.mean(axis=1)
             std[start:stop] = block.std(axis=1)
+        # an item that shares no word with the query is no lexical hit: no rank, no slot
+        none = scores <= 0
+        scores[none], items[none] = -np.inf, -1
         return Hits(scores=scores, items=items, mean=mean, std=std)
 
     def pair_scores(

@@ -17,7 +17,7 @@ modality's ranking.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -82,6 +82,41 @@ class CandidatePool:
         """P, the padded pool size."""
         return int(self.item_index.shape[1])
 
+    def take(self, rows: np.ndarray) -> CandidatePool:
+        """The pool restricted to some query rows, in the order given (repeats allowed).
+
+        For environments that pool every distinct query once and sample batches from it.
+
+        Args:
+            rows: int, shape (B',): row indices into this pool, each in ``[0, B)``.
+
+        Returns:
+            A pool of B' queries whose arrays are ``array[rows]``; ``P`` is unchanged.
+
+        Raises:
+            ValueError: If ``rows`` is not a 1-d integer array or an index is out of range.
+        """
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+            raise ValueError(
+                f"rows must be a 1-d integer array, got dtype {rows.dtype} shape {rows.shape}; "
+                "pass e.g. rng.integers(0, len(pool), size=batch)"
+            )
+        b = len(self)
+        if rows.size and (rows.min() < 0 or rows.max() >= b):
+            bad = int(rows[(rows < 0) | (rows >= b)][0])
+            raise ValueError(f"rows holds {bad}, outside [0, {b}) for a pool of {b} queries")
+        return replace(
+            self,
+            queries=tuple(map(self.queries.__getitem__, rows.tolist())),
+            item_index=self.item_index[rows],
+            modality_scores=self.modality_scores[rows],
+            z_scores=self.z_scores[rows],
+            rrf_terms=self.rrf_terms[rows],
+            features=self.features[rows],
+            mask=self.mask[rows],
+        )
+
 
 def check_weights(weights: np.ndarray, batch: int, modality_names: tuple[str, ...]) -> np.ndarray:
     """Validate fusion weights: float (B, M), finite, >= 0, rows summing to 1.
@@ -130,40 +165,52 @@ def fuse(
         raise ValueError(f"k must be >= 1, got {k}")
     weights = check_weights(fusion_weights, len(pool), pool.modality_names)
     terms = pool.z_scores if (method or pool.method) == "weighted" else pool.rrf_terms
-    fused = np.einsum("bpm,bm->bp", terms, weights)
-    fused = np.where(pool.mask, fused, -np.inf).astype(np.float32)
-    slots = _best_slots(fused, min(k, pool.size))
-    mask = np.take_along_axis(pool.mask, slots, axis=1)
-    top = np.take_along_axis(fused, slots, axis=1)
-    features = np.concatenate(
-        [
-            np.take_along_axis(pool.features, slots[..., None], axis=1),
-            np.where(mask, top, 0.0)[..., None],
-        ],
-        axis=2,
-    )
+    b, p = pool.item_index.shape
+    fused = np.matmul(terms, weights[:, :, None])[..., 0]
+    fused = np.where(pool.mask, fused, -np.inf).astype(np.float32, copy=False)
+    slots = _best_slots(fused, min(k, p))
+    flat = (slots + (np.arange(b, dtype=np.int64) * p)[:, None]).ravel()
+
+    def gather(array: np.ndarray) -> np.ndarray:
+        """Rows ``flat`` of ``array`` (B, P, ...) viewed as (B * P, ...), reshaped (B, k, ...)."""
+        out = np.take(array.reshape(b * p, *array.shape[2:]), flat, axis=0)
+        return out.reshape(b, slots.shape[1], *array.shape[2:])
+
+    mask = gather(pool.mask)
+    top = np.where(mask, gather(fused), 0.0).astype(np.float32)
+    features = np.concatenate([gather(pool.features), top[..., None]], axis=2)
+    features *= mask[..., None]
     batch = CandidateBatch(
         queries=pool.queries,
-        item_index=np.where(mask, np.take_along_axis(pool.item_index, slots, axis=1), PAD),
-        modality_scores=np.take_along_axis(pool.modality_scores, slots[..., None], axis=1),
-        features=features * mask[..., None],
+        item_index=np.where(mask, gather(pool.item_index), PAD),
+        modality_scores=gather(pool.modality_scores),
+        features=features,
         mask=mask,
         modality_names=pool.modality_names,
         feature_names=pool.feature_names,
     )
-    return _pad(batch, k) if k > pool.size else batch
+    return _pad(batch, k) if k > p else batch
 
 
 def _best_slots(fused: np.ndarray, k: int) -> np.ndarray:
-    """int64 (B, k): pool slots by descending fused score; ties keep the lower slot."""
+    """int64 (B, k): pool slots by descending fused score; ties keep the lower slot.
+
+    Each score is packed with its slot into one int64 sort key,
+    ``key = order_bits(-score) * 2**32 + slot``, where ``order_bits`` maps a float32 to
+    an int32 of the same order (sign-magnitude to two's complement). Keys are distinct, so
+    ``np.partition`` then ``np.sort`` of the first ``k`` give a total order with no argsort
+    and no gather; the slot is the key's low 32 bits.
+    """
     p = fused.shape[1]
+    bits = (-fused).astype(np.float32, copy=False).view(np.int32)
+    bits ^= (bits >> 31) & 0x7FFFFFFF
+    keys = bits.astype(np.int64)
+    keys <<= 32
+    keys |= np.arange(p, dtype=np.int64)
     if k < p:
-        part = np.argpartition(-fused, k - 1, axis=1)[:, :k]
-    else:
-        part = np.broadcast_to(np.arange(p), fused.shape)
-    values = np.take_along_axis(fused, part, axis=1)
-    order = np.lexsort((part, -values), axis=1)
-    return np.take_along_axis(part, order, axis=1).astype(np.int64)
+        keys = np.partition(keys, k - 1, axis=1)[:, :k]
+    keys = np.sort(keys, axis=1)
+    return keys & 0xFFFFFFFF
 
 
 def _pad(batch: CandidateBatch, k: int) -> CandidateBatch:

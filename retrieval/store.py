@@ -27,7 +27,13 @@ from fusionrank.retrieval.clip import ClipModel, load_clip
 from fusionrank.retrieval.config import IndexConfig, RetrievalConfig
 from fusionrank.retrieval.encoders import ImageEncoder, TextEncoder
 from fusionrank.retrieval.features import ItemAttributes
-from fusionrank.retrieval.index import build_index, load_index, save_index, set_threads
+from fusionrank.retrieval.index import (
+    build_index,
+    load_index,
+    make_index,
+    save_index,
+    set_threads,
+)
 from fusionrank.retrieval.lexical import LexicalIndex
 from fusionrank.retrieval.modality import DenseModality
 from fusionrank.types import Catalog
@@ -118,6 +124,7 @@ def build(
     texts = item_texts(catalog, config.item_text)
     cache = EmbeddingCache(None if folder is None else folder / "cache")
     text_encoder = TextEncoder(config.text_model, config.encode_batch_size, cache)
+    make_index(text_encoder.dim, config.text_index, "retrieval.text_index")  # fail early
     text_vectors = text_encoder.encode_items(texts, "retrieval: encode item texts")
     text_index = build_index(text_vectors, config.text_index, "retrieval.text_index")
     modalities: list[DenseModality | LexicalIndex] = [
@@ -129,6 +136,7 @@ def build(
         if clip is None:
             checkpoint = clip_checkpoint(config, folder)
             clip = load_clip(config.clip.model, checkpoint)
+        make_index(clip.dim, config.image_index, "retrieval.image_index")  # fail early
         image_encoder = ImageEncoder(clip, config.encode_batch_size, cache)
         image_vectors = image_encoder.encode_items(
             catalog.image_paths(), "retrieval: encode item images"
@@ -239,7 +247,8 @@ def load(cls: type[Retriever], folder: Path, config: RetrievalConfig | None) -> 
             modalities.append(_dense(where, "text", cfg.text_index, encoder.encode_queries))
         elif name == "image":
             record = manifest["clip"]
-            clip = load_clip(record["model"], record["checkpoint"], record["random_seed"] or 0)
+            checkpoint = _moved_checkpoint(record["checkpoint"], where.parent)
+            clip = load_clip(record["model"], checkpoint, record["random_seed"] or 0)
             _same_identity("CLIP checkpoint", clip.identity, record["identity"])
             image_encoder = ImageEncoder(clip, cfg.encode_batch_size)
             modalities.append(_dense(where, "image", cfg.image_index, image_encoder.encode_queries))
@@ -255,6 +264,15 @@ def load(cls: type[Retriever], folder: Path, config: RetrievalConfig | None) -> 
             pca = (saved["mean"], saved["components"])
         pca = None if cfg.query_pca_dim == 0 else (pca[0], pca[1][: cfg.query_pca_dim])
     return cls(modalities, lexical, attributes, item_ids, cfg, pca, manifest)
+
+
+def _moved_checkpoint(recorded: str | None, folder: Path) -> Path | None:
+    """The recorded CLIP checkpoint, or the run's own ``clip/model.pt`` when the run folder
+    was moved or copied (the identity check that follows proves it is the same file)."""
+    if recorded is None or Path(recorded).is_file():
+        return None if recorded is None else Path(recorded)
+    own = folder / CLIP_DIR / CLIP_FILE
+    return own if own.is_file() else Path(recorded)
 
 
 def _dense(where: Path, name: str, config: IndexConfig, encode: Any) -> DenseModality:

@@ -1,0 +1,97 @@
+"""FAISS indexes: the exact index is the oracle of the approximate ones (faiss's own
+testing style), recall never falls as nprobe / efSearch rise, save/load round trips,
+and bad factory strings are clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fusionrank.retrieval.config import IndexConfig
+from fusionrank.retrieval.index import (
+    apply_search_parameters,
+    build_index,
+    load_index,
+    save_index,
+    search,
+)
+
+N, DIM, K = 2_000, 32, 20
+
+
+def unit_rows(n: int, seed: int) -> np.ndarray:
+    """float32 (n, DIM): clustered unit vectors, so IVF cells mean something."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, DIM))
+    x = centres[rng.integers(0, 40, n)] + 0.6 * rng.normal(size=(n, DIM))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Items, queries and the exact top-K item indices (numpy brute force)."""
+    items, queries = unit_rows(N, 0), unit_rows(200, 1)
+    exact = np.argsort(-(queries @ items.T), axis=1, kind="stable")[:, :K]
+    return items, queries, exact
+
+
+def recall(found: np.ndarray, exact: np.ndarray) -> float:
+    """Mean share of the exact top-K that ``found`` (Q, K) holds."""
+    hits = [len(np.intersect1d(f, e)) for f, e in zip(found, exact, strict=True)]
+    return float(np.mean(hits)) / exact.shape[1]
+
+
+def test_flat_is_exact(data) -> None:
+    items, queries, exact = data
+    scores, found = search(build_index(items, IndexConfig(factory="Flat"), "f"), queries, K)
+    assert recall(found, exact) == 1.0
+    np.testing.assert_allclose(
+        scores, np.take_along_axis(queries @ items.T, found, axis=1), rtol=1e-5, atol=1e-6
+    )
+    assert (np.diff(scores, axis=1) <= 1e-6).all()
+
+
+@pytest.mark.parametrize(
+    ("factory", "parameter", "values"),
+    [("IVF32,Flat", "nprobe", [1, 2, 4, 8, 32]), ("HNSW8", "ef_search", [4, 8, 16, 64, 256])],
+)
+def test_recall_does_not_fall_as_search_widens(data, factory, parameter, values) -> None:
+    items, queries, exact = data
+    index = build_index(items, IndexConfig(factory=factory), "f")
+    recalls = []
+    for value in values:
+        config = IndexConfig(factory=factory, **{parameter: value})
+        apply_search_parameters(index, config)
+        recalls.append(recall(search(index, queries, K)[1], exact))
+    assert recalls == sorted(recalls), recalls
+    assert recalls[0] < 0.95 and recalls[-1] >= 0.99, recalls  # the knob matters
+    if factory.startswith("IVF"):
+        assert recalls[-1] == 1.0  # nprobe = nlist visits every cell: exact
+
+
+def test_saved_index_gives_identical_results(data, tmp_path: Path) -> None:
+    items, queries, _ = data
+    config = IndexConfig(factory="HNSW8", ef_search=32)
+    index = build_index(items, config, "f")
+    save_index(index, tmp_path / "x.faiss")
+    loaded = load_index(tmp_path / "x.faiss", config)
+    for a, b in zip(search(index, queries, K), search(loaded, queries, K), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("factory", ["Flatt", "HNSWx", "IVFx,Flat", "PQ7"])
+def test_unknown_factory_string_is_a_clear_error(factory: str) -> None:
+    with pytest.raises(ValueError, match=r"retrieval\.text_index\.factory.*faiss"):
+        build_index(unit_rows(100, 0), IndexConfig(factory=factory), "retrieval.text_index")
+
+
+def test_too_many_ivf_cells_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="fewer IVF cells"):
+        build_index(unit_rows(50, 0), IndexConfig(factory="IVF256,Flat"), "retrieval.text_index")
+
+
+def test_missing_index_file_says_how_to_build_it(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="index build"):
+        load_index(tmp_path / "none.faiss", IndexConfig())
