@@ -1,0 +1,113 @@
+"""Request and response bodies of the HTTP service (pydantic: the service's edge).
+
+Candidates travel as columns (``item_ids``, ``features``, ...), which is what
+:meth:`~fusionrank.service.reranker.Reranker.rerank` takes; NaN and infinity are refused
+while parsing (HTTP 422 naming the field), the rest of the checks (lengths against K and
+the policy's features, duplicates, unknown ids, the candidate limit) in the re-ranker.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class RerankRequest(BaseModel):
+    """``POST /rerank``: the caller's candidates for one query."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {
+                    "query": "red cotton shirt",
+                    "item_ids": ["SW000017", "SW000342", "SW001201"],
+                    "top_k": 2,
+                }
+            ]
+        },
+    )
+
+    query: str = Field(..., min_length=1, description="The query text.")
+    item_ids: list[str] = Field(..., description="K candidate ids, each once.")
+    features: list[list[float]] | None = Field(
+        None,
+        description="K rows of the policy's features (GET /healthz lists them; "
+        "fused_score may be left out); None: catalog items, features computed here.",
+    )
+    feature_names: list[str] | None = Field(
+        None, description="Names of the feature columns, any order; None: the policy's order."
+    )
+    first_stage_scores: list[float] | None = Field(
+        None,
+        description="K first-stage scores: the candidates' order before re-ranking "
+        "(None: by fused score).",
+    )
+    modality_scores: list[list[float]] | None = Field(
+        None, description="K rows of per-modality scores (modality order of /healthz)."
+    )
+    top_k: int | None = Field(None, ge=1, description="Results to return.")
+
+
+class SearchRequest(BaseModel):
+    """``POST /search``: retrieve with the learned fusion weights, then re-rank."""
+
+    model_config = _STRICT
+
+    query: str = Field(..., min_length=1, description="The query text.")
+    k: int | None = Field(None, ge=1, description="Candidates retrieved and re-ranked.")
+    top_k: int | None = Field(None, ge=1, description="Results to return.")
+
+
+class ReloadRequest(BaseModel):
+    """``POST /admin/reload``: load a policy (default: the one configured) and swap it in."""
+
+    model_config = _STRICT
+
+    path: str | None = Field(
+        None, description="A run folder, a policy folder, or a policy name in the run."
+    )
+
+
+class RankedItem(BaseModel):
+    item_id: str
+    score: float
+    rank: int = Field(..., description="1-based.")
+
+
+class RankResponse(BaseModel):
+    """The answer of ``/rerank`` and ``/search``."""
+
+    request_id: str
+    policy_name: str
+    policy_version: str
+    n_candidates: int
+    fusion_weights: dict[str, float] | None
+    items: list[RankedItem]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    policy_name: str
+    policy_kind: str
+    policy_version: str
+    engine: str
+    modality_names: list[str]
+    feature_names: list[str]
+    search: bool = Field(..., description="Whether /search and catalog ids are available.")
+    uptime_s: float
+
+
+class ErrorItem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx answer."""
+
+    request_id: str
+    policy_version: str
+    detail: list[ErrorItem]
