@@ -11,6 +11,12 @@ the order by true relevance (B, an oracle). ShopWorld's hidden users play both a
 * The mSPRT on the A/B's stream of per-session click differences: where it would stop.
 
     .venv/bin/python benchmarks/ab_speed.py [--sessions 100000] [--out DIR]
+    .venv/bin/python benchmarks/ab_speed.py --run runs/<name> [--a logging --b oracle]
+
+With ``--run`` (a run with a retriever, a fitted simulator and, for the hidden users, a
+ShopWorld world), the arms are two *policies* of that run (``fusionrank ab`` names), each
+distinct query ranked once up front through the retriever (timed apart), and the A/B runs
+on the fitted simulator and on the hidden users.
 
 Writes an HTML report (lifts, distributions, cumulative lift, interleaving) to ``--out``.
 """
@@ -73,13 +79,66 @@ def one_session_at_a_time(truth, sampler, ranker, n, settings, reformulate, seed
     return clicks
 
 
+def policy_ab(run_dir: Path, names: tuple[str, str], sessions: int) -> None:
+    """The A/B of two policies of a run, on every world of the run, timed."""
+    from fusionrank.evaluation.context import load_run_worlds
+    from fusionrank.evaluation.policies import policy_ranker, resolve_policy
+
+    settings = SessionSettings()
+    worlds = load_run_worlds(run_dir, settings)
+    started = time.perf_counter()
+    arms = [
+        policy_ranker(
+            resolve_policy(name, run_dir, worlds.retriever, worlds.pages),
+            worlds.retriever,
+            worlds.queries,
+            settings.slate_size * settings.max_pages,
+        )
+        for name in names
+    ]
+    print(
+        f"policies {names[0]} and {names[1]}: {len(worlds.queries):,} distinct queries ranked "
+        f"through the retriever in {time.perf_counter() - started:.1f} s"
+    )
+    if worlds.judge is not None:
+        worlds.judge.ideal_dcg(worlds.sampler.query_ids[:1], settings.ndcg_k)
+    for world, users in worlds.users.items():
+        started = time.perf_counter()
+        run = run_ab(
+            users,
+            worlds.sampler,
+            arms[0],
+            arms[1],
+            sessions,
+            1,
+            names=names,
+            settings=settings,
+            reformulate=worlds.reformulate,
+            judge=worlds.judge,
+        )
+        total = time.perf_counter() - started
+        lift = run.lift("purchases")
+        print(
+            f"{world}: A/B of {sessions:,} sessions x 2 arms simulated in {run.seconds:.1f} s "
+            f"(with statistics {total:.1f} s); "
+            f"purchases {lift.mean_a:.4f} -> {lift.mean_b:.4f} ({lift.relative:+.1%}, "
+            f"p {lift.p_value:.2g})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=None, help="A run folder: A/B its policies.")
+    parser.add_argument("--a", default="logging", help="With --run: arm A's policy.")
+    parser.add_argument("--b", default="oracle", help="With --run: arm B's policy.")
     parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument("--loop-sessions", type=int, default=2_000)
     parser.add_argument("--world", type=Path, default=None, help="An existing ShopWorld folder.")
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/ab_speed"))
     args = parser.parse_args()
+    if args.run is not None:
+        policy_ab(args.run, (args.a, args.b), args.sessions)
+        return
     world = args.world
     if world is None:
         world = Path(tempfile.mkdtemp()) / "world"

@@ -5,6 +5,7 @@ on-policy CTR, per campaign (all, men, women): the relative estimation error of 
 estimator, mean ± sd over bootstrap runs of the BTS logs (the same rows for both sides).
 
     .venv/bin/python benchmarks/ope_obd.py [--runs 30] [--obp-python /tmp/obpenv/bin/python]
+        [--campaigns all men women] [--reward-model logistic|lightgbm]
 
 obp's side runs when ``--obp-python`` or ``$OBP_PYTHON`` names an interpreter with obp
 0.5.7 installed (it needs Python < 3.11, so never the project's venv; see README.md), or
@@ -90,6 +91,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reward-model", default="logistic", choices=("logistic", "lightgbm"))
     parser.add_argument("--obp-python", default=None)
+    parser.add_argument("--campaigns", nargs="+", default=list(CAMPAIGNS), choices=CAMPAIGNS)
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/ope_obd"))
     args = parser.parse_args()
     python = obp_interpreter(args.obp_python)
@@ -102,7 +104,7 @@ def main() -> None:
     rows: list[list] = []
     estimates, truth = {}, {}
     bars: dict[str, dict[str, dict[str, tuple[float, float]]]] = {"fusionrank": {}, "obp 0.5.7": {}}
-    for campaign in CAMPAIGNS:
+    for campaign in args.campaigns:
         started = time.perf_counter()
         ours = validate_on_obd(
             args.data, campaign, n_runs=args.runs, seed=args.seed, reward_model=args.reward_model

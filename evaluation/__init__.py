@@ -10,7 +10,12 @@
   propensities, and the Open Bandit Dataset check;
 * :mod:`.report`, :mod:`.sections`, :mod:`.plots`: self-contained HTML reports;
 * :mod:`.traffic`, :mod:`.rankers`, :mod:`.shopworld`: query traffic, relevance judges,
-  table-driven rankers, and ShopWorld's hidden truth in those roles.
+  table-driven rankers, and ShopWorld's hidden truth in those roles;
+* :mod:`.policies`, :mod:`.context`: saved or built-in ranking policies as A/B arms (each
+  query ranked once through the retriever), and a run's users and traffic;
+* :mod:`.abtest`, :mod:`.compare`: ``fusionrank ab`` (two policies, A/B, mSPRT and
+  interleaving on the fitted simulator and the hidden users) and ``fusionrank evaluate``
+  (:func:`~.compare.compare_policies`: every policy of a run on the same traffic).
 
 Nothing is imported here, so that loading the run configuration (which imports
 :mod:`.config`) stays light.

@@ -1,6 +1,10 @@
-"""``fusionrank ope`` (off-policy estimates from logs alone) and ``fusionrank power``.
+"""``fusionrank ab`` (two policies), ``fusionrank evaluate`` (every policy of a run),
+``fusionrank ope`` (off-policy estimates from logs alone) and ``fusionrank power``.
 
 ```
+runs/<name>/evaluation/ab-<a>-vs-<b>/     report.html, figures.json of `ab`
+runs/<name>/evaluation/compare.html       `evaluate`: every policy side by side
+runs/<name>/evaluation/compare.json       the same numbers
 runs/<name>/evaluation/ope/report.html    estimates table and figure
 runs/<name>/evaluation/ope/figures.json   the same numbers
 runs/<name>/evaluation/ope/estimates.json every estimate, with the inputs that made it
@@ -26,6 +30,8 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
+    app.command("ab")(ab)
+    app.command("evaluate")(evaluate)
     app.command("ope")(ope)
     app.command("power")(power)
 
@@ -173,3 +179,87 @@ def power(
     table.add_row("sessions per arm", f"{result.sessions_per_arm:,}")
     table.add_row("power", f"{result.power:.1%}")
     console.print(table)
+
+
+SessionsOption = Annotated[
+    int | None, typer.Option(help="Sessions per arm (default: evaluation.n_sessions).")
+]
+TruthOption = Annotated[
+    bool, typer.Option("--truth/--no-truth", help="ShopWorld: also run on the hidden users.")
+]
+
+
+def ab(
+    a: Annotated[
+        str,
+        typer.Option(
+            "--a",
+            help="Arm A: a policy folder, a name under "
+            "runs/<name>/policies/, or default, logging, oracle.",
+        ),
+    ],
+    b: Annotated[str, typer.Option("--b", help="Arm B (same forms as --a).")],
+    sessions: SessionsOption = None,
+    truth: TruthOption = True,
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+    seed: SeedOption = None,
+    name: NameOption = None,
+) -> None:
+    """Simulated A/B of two policies (fitted simulator, and ShopWorld's hidden users),
+    with an mSPRT and team-draft interleaving, in one HTML report."""
+    from fusionrank.evaluation.abtest import ab_policies
+
+    resolved = run_config(config, overrides, seed, name)
+    run_dir = RunFolder.for_config(resolved).path
+    result = ab_policies(
+        run_dir, a, b, sessions, resolved.seed, config=resolved.evaluation, truth=truth
+    )
+    for world, run in result.runs.items():
+        table = Table(title=f"{world}: {run.name_b} vs {run.name_a}", title_justify="left")
+        for column in ("metric", "A", "B", "lift", "95% CI (bootstrap)", "p"):
+            table.add_column(column, justify="right")
+        for r in run.lifts:
+            low, high = r.relative_ci_bootstrap
+            table.add_row(
+                r.metric, f"{r.mean_a:.4g}", f"{r.mean_b:.4g}", f"{r.relative:+.2%}",
+                f"[{low:+.2%}, {high:+.2%}]", f"{r.p_value:.2g}",
+            )  # fmt: skip
+        console.print(table)
+        il = result.interleaving[world]
+        console.print(
+            f"interleaving: win rate of B {il.win_rate:.3f} "
+            f"[{il.win_rate_ci[0]:.3f}, {il.win_rate_ci[1]:.3f}] over {il.n:,} sessions"
+        )
+    console.print(f"report: {result.report}")
+
+
+def evaluate(
+    sessions: SessionsOption = None,
+    truth: TruthOption = True,
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+    seed: SeedOption = None,
+    name: NameOption = None,
+) -> None:
+    """Compare every policy in runs/<name>/policies/ (with the logging baseline and, on
+    ShopWorld, the oracle) on the same simulated traffic: compare.html and compare.json."""
+    from fusionrank.evaluation.compare import compare_policies
+
+    resolved = run_config(config, overrides, seed, name)
+    run_dir = RunFolder.for_config(resolved).path
+    result = compare_policies(
+        run_dir, None, sessions, resolved.seed, config=resolved.evaluation, truth=truth
+    )
+    for world in result.metrics:
+        table = Table(title=f"{world} ({result.sessions:,} sessions each)", title_justify="left")
+        metrics = [m for m in ("purchases", "revenue", "ctr", "ndcg")
+                   if m in result.arm(world, result.baseline).names]  # fmt: skip
+        for column in ("policy", *metrics, "gap closed"):
+            table.add_column(column, justify="right")
+        for policy in result.policies:
+            cells = [f"{result.mean_ci(world, policy, m)[0]:.4g}" for m in metrics]
+            gap = result.gap_closed[world].get(policy, {}).get("purchases", float("nan"))
+            table.add_row(policy, *cells, "–" if np.isnan(gap) else f"{gap:.0%}")
+        console.print(table)
+    console.print(f"report: {result.report}")

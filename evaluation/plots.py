@@ -27,7 +27,11 @@ FigureData = tuple[Figure, dict[str, Any]]
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
-def lift_bars(groups: Mapping[str, Sequence[LiftResult]], title: str) -> FigureData:
+def lift_bars(
+    groups: Mapping[str, Sequence[LiftResult]],
+    title: str,
+    xlabel: str = "relative lift of B over A (%), 95 % bootstrap interval",
+) -> FigureData:
     """Relative lift of B over A per metric, with 95 % bootstrap intervals, one bar per
     group (e.g. "fitted simulator" beside "hidden truth")."""
     metrics = [r.metric for r in next(iter(groups.values()))]
@@ -49,7 +53,7 @@ def lift_bars(groups: Mapping[str, Sequence[LiftResult]], title: str) -> FigureD
         }
     ax.set_yticks(np.arange(len(metrics)) + height * (len(groups) - 1) / 2, metrics)
     ax.axvline(0, color="grey", linewidth=1)
-    ax.set_xlabel("relative lift of B over A (%), 95 % bootstrap interval")
+    ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.invert_yaxis()
     ax.legend(loc="best", fontsize=8)

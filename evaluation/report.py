@@ -91,6 +91,14 @@ class Report:
         css = ' class="note"' if note else ""
         self._parts.append(f"<p{css}>{html.escape(text)}</p>")
 
+    def links(self, items: Sequence[tuple[str, str]]) -> None:
+        """A list of links: ``(label, href)``, hrefs relative to the report's folder."""
+        rows = "".join(
+            f'<li><a href="{html.escape(href)}">{html.escape(label)}</a></li>'
+            for label, href in items
+        )
+        self._parts.append(f"<ul>{rows}</ul>")
+
     def table(
         self,
         name: str,
@@ -137,12 +145,25 @@ class Report:
             f"<h1>{html.escape(self.title)}</h1>\n" + "\n".join(self._parts) + "\n</body></html>\n"
         )
 
-    def write(self, folder: str | Path) -> Path:
-        """Write ``report.html`` and ``figures.json`` into ``folder``; return the HTML path."""
+    def write(
+        self,
+        folder: str | Path,
+        html_name: str = "report.html",
+        json_name: str = "figures.json",
+        extra: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Write the HTML and the JSON of the figures into ``folder``; return the HTML path.
+
+        Args:
+            folder: Where to write.
+            html_name, json_name: The two files' names.
+            extra: More JSON-able content for the JSON file (beside ``figures``, ``tables``).
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "figures.json", {"figures": self._figures, "tables": self._tables})
-        path = folder / "report.html"
+        content = {**_jsonable(dict(extra or {})), "figures": self._figures, "tables": self._tables}
+        write_json(folder / json_name, content)
+        path = folder / html_name
         with atomic_path(path) as tmp:
             tmp.write_text(self.html(), encoding="utf-8")
         logger.info("report written to %s", path)

@@ -94,11 +94,19 @@ def add_interleaving(
     result: InterleavingResult,
     names: tuple[str, str],
     comparison: SessionsComparison | None = None,
+    world: str = "",
 ) -> None:
-    """Interleaving's win rate, and how many sessions it needs against the A/B."""
-    report.heading(f"Team-draft interleaving: {names[1]} against {names[0]}")
+    """Interleaving's win rate, and how many sessions it needs against the A/B.
+
+    Args:
+        world: Label of the users (e.g. ``"hidden truth"``) when a report has several;
+            it prefixes the heading and the table and figure names.
+    """
+    key = f"_{world.replace(' ', '_')}" if world else ""
+    where = f" ({world})" if world else ""
+    report.heading(f"Team-draft interleaving: {names[1]} against {names[0]}{where}")
     report.table(
-        "interleaving",
+        f"interleaving{key}",
         (
             "sessions",
             f"{names[0]} wins",
@@ -122,7 +130,7 @@ def add_interleaving(
         {"p-value": format_p},
     )
     fig, data = plots.interleaving_win_rate(result, names)
-    report.figure("interleaving_win_rate", fig, data, "Win rate excludes ties.")
+    report.figure(f"interleaving_win_rate{key}", fig, data, "Win rate excludes ties.")
     if comparison is not None:
         report.text(
             f"To detect the measured effect at the same level and power, the A/B "

@@ -69,3 +69,45 @@ def world(tiny_world: Path) -> World:
         text_scores=text,
         grades=grades,
     )
+
+
+def build_tiny_run(world: Path, run_dir: Path) -> Path:
+    """A run folder on the tiny world: its retriever (text + lexical, no images), the
+    simulator fitted on its logs (retriever features), and three saved baseline policies
+    (the retriever's default order, a text-only static fusion, the logging policy)."""
+    import shutil
+
+    from fusionrank.agents.baselines import DefaultOrder, LoggingPolicy, StaticFusion
+    from fusionrank.datasets import load_catalog
+    from fusionrank.retrieval.config import RetrievalConfig
+    from fusionrank.retrieval.retriever import Retriever
+    from fusionrank.simulator.data import catalog_prices, load_fit_data
+    from fusionrank.simulator.fitting import fit_simulator
+
+    shutil.copytree(world, run_dir / "world")
+    data = run_dir / "world" / "data"
+    catalog = load_catalog(data / "catalog.parquet", check_images=False)
+    config = RetrievalConfig(image=False, k_per_modality=50, k=40)
+    retriever = Retriever.build(catalog, config, run_dir / "retrieval")
+    retriever.save(run_dir / "retrieval")
+    retriever = Retriever.load(run_dir / "retrieval")
+    pages, loaded = load_fit_data(data / "logs.parquet", data / "catalog.parquet")
+    fit_simulator(pages, retriever, catalog_prices(loaded)).save(run_dir / "simulator" / "model")
+    names = (retriever.modality_names, retriever.feature_names)
+    policies = run_dir / "policies"
+    DefaultOrder.create(*names).save(policies / "default-order")
+    text_only = np.eye(len(names[0]))[names[0].index("text")]
+    StaticFusion(text_only, name="text-only", modality_names=names[0], feature_names=names[1]).save(
+        policies / "text-only"
+    )
+    LoggingPolicy.fit(pages, *names).save(policies / "logging")
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``build_tiny_run`` on the tiny world, once per test session (about 20-60 s)."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return build_tiny_run(tiny_world, tmp_path_factory.mktemp("run") / "tiny-run")
