@@ -12,9 +12,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fusionrank.agents.baselines.config import BaselinesConfig
+from fusionrank.agents.config import AgentConfig
 from fusionrank.datasets.shopworld.config import ShopWorldConfig
+from fusionrank.envs.config import EnvConfig
 from fusionrank.evaluation.config import EvaluationConfig
 from fusionrank.retrieval.config import RetrievalConfig
+from fusionrank.service.config import ServiceConfig
 from fusionrank.simulator.config import SimulatorConfig
 
 
@@ -40,6 +44,10 @@ class RunConfig(BaseModel):
     retrieval: RetrievalConfig = RetrievalConfig()
     simulator: SimulatorConfig = SimulatorConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    envs: EnvConfig = EnvConfig()
+    service: ServiceConfig = ServiceConfig()
+    baselines: BaselinesConfig = BaselinesConfig()
+    agents: AgentConfig = AgentConfig()
 
     @property
     def run_dir(self) -> Path:

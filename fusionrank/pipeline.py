@@ -7,6 +7,11 @@ world       fusionrank world generate    runs/<name>/world/
 clip        fusionrank clip train        runs/<name>/retrieval/clip/
 index       fusionrank index build       runs/<name>/retrieval/
 simulator   fusionrank sim fit + report  runs/<name>/simulator/
+baselines   fusionrank baselines fit     runs/<name>/policies/{default-order,logging,...}/
+ppo-fusion  fusionrank train --env fusion  runs/<name>/policies/ppo-fusion/
+ppo-rerank  fusionrank train --env rerank  runs/<name>/policies/ppo-rerank/
+evaluate    fusionrank evaluate          runs/<name>/evaluation/compare.html
+report      (this module)                runs/<name>/report.html
 ```
 
 A stage that finished records its fingerprint (a hash of the config sections it reads, the
@@ -23,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -109,7 +114,8 @@ def world_stage(config: RunConfig, run: RunFolder, redo: bool) -> dict[str, Any]
 
 def _world(call: Invocation) -> dict[str, Any]:
     summary = world_stage(call.resolved, call.run, redo=True)
-    return {k: summary[k] for k in ("items", "queries", "pages", "sessions") if k in summary}
+    keys = ("n_items", "n_queries", "n_pages", "n_sessions", "purchases_per_session")
+    return {k: summary[k] for k in keys if k in summary}
 
 
 def _clip(call: Invocation) -> dict[str, Any]:
@@ -138,6 +144,37 @@ def _simulator(call: Invocation) -> dict[str, Any]:
     }
 
 
+def _baselines(call: Invocation) -> dict[str, Any]:
+    from fusionrank.agents.baselines.cli import fit
+
+    fit(**call.options())
+    return {"policies": str(call.run.path / "policies")}
+
+
+def _ppo(env: Literal["fusion", "rerank"]) -> Callable[[Invocation], dict[str, Any]]:
+    def train_stage(call: Invocation) -> dict[str, Any]:
+        from fusionrank.agents.cli import train
+
+        train(**call.options(), env=env)
+        return {"policy": str(call.run.path / "policies" / f"ppo-{env}")}
+
+    return train_stage
+
+
+def _evaluate(call: Invocation) -> dict[str, Any]:
+    from fusionrank.evaluation.cli import evaluate
+
+    evaluate(**call.options())
+    return {"report": str(call.run.path / "evaluation" / "compare.html")}
+
+
+def _report(call: Invocation) -> dict[str, Any]:
+    from fusionrank.summary import write_summary
+
+    path = write_summary(call.run, [s.name for s in STAGES])
+    return {"report": str(path)}
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("world", "generate ShopWorld", ("world",), _world, lambda r: [r.data_dir, r.truth_dir]),
     Stage(
@@ -161,6 +198,35 @@ STAGES: tuple[Stage, ...] = (
         _simulator,
         lambda r: [r.path / "simulator" / "model", r.path / "simulator" / "report"],
     ),
+    Stage(
+        "baselines",
+        "fit the baselines: default order, logging, static fusion, LambdaMART",
+        ("baselines",),
+        _baselines,
+        lambda r: [r.path / "policies" / "lambdamart", r.path / "policies" / "static-fusion"],
+    ),
+    Stage(
+        "ppo-fusion",
+        "train PPO for per-query fusion weights in the fitted simulator",
+        ("envs", "agents"),
+        _ppo("fusion"),
+        lambda r: [r.path / "policies" / "ppo-fusion"],
+    ),
+    Stage(
+        "ppo-rerank",
+        "train PPO to re-rank the candidates in the fitted simulator",
+        ("envs", "agents"),
+        _ppo("rerank"),
+        lambda r: [r.path / "policies" / "ppo-rerank"],
+    ),
+    Stage(
+        "evaluate",
+        "simulated A/B of every policy, on the fitted simulator and the hidden users",
+        ("evaluation",),
+        _evaluate,
+        lambda r: [r.path / "evaluation" / "compare.json"],
+    ),
+    Stage("report", "write the run's report", (), _report, lambda r: [r.path / "report.html"]),
 )
 
 
@@ -238,3 +304,8 @@ def demo(
         table.add_row(record["stage"], record["status"], f"{record['seconds']:.1f}")
     console.print(table)
     console.print(f"total {time.perf_counter() - started:.1f} s")
+    path = call.run.path
+    console.print(f"report:       {path / 'report.html'}")
+    console.print(f"policies:     {path / 'policies'}")
+    console.print(f"TensorBoard:  tensorboard --logdir {path / 'tensorboard'}")
+    console.print(f"serve:        fusionrank serve --run {path}")

@@ -1,0 +1,117 @@
+"""The run's own report, ``runs/<name>/report.html``: what each stage took, the results
+table of the simulated A/B (fitted simulator and, on ShopWorld, hidden users) and links to
+every stage's report."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fusionrank.io import read_json
+from fusionrank.runs import RunFolder
+
+logger = logging.getLogger(__name__)
+
+METRICS = (
+    ("purchases", "purchases / session"),
+    ("revenue", "revenue / session"),
+    ("ctr", "CTR"),
+    ("ndcg", "nDCG@10"),
+)
+LINKS = (
+    ("fidelity report of the fitted simulator", "simulator/report/report.html"),
+    ("policy comparison (A/B of every policy, with plots)", "evaluation/compare.html"),
+    ("baselines: fit times and held-out metrics", "policies/baselines.json"),
+    ("retrieval quality by query intent", "retrieval/metrics/eval.json"),
+    ("the resolved config of this run", "config.yaml"),
+)
+
+
+def results_rows(compare: dict[str, Any]) -> dict[str, list[list[Any]]]:
+    """Per world, one row per policy: mean [95 % CI] of each metric, lift and gap closed."""
+    worlds: dict[str, list[list[Any]]] = {}
+    for row in compare["rows"]:
+        cells: list[Any] = [row["policy"]]
+        for metric, _ in METRICS:
+            entry = row.get(metric)
+            cells.append(entry["mean"] if entry else float("nan"))
+            cells.append(tuple(entry["ci"]) if entry else (float("nan"),) * 2)
+        lift = (row.get("purchases") or {}).get("lift")
+        cells.append(tuple(lift["relative_ci_normal"]) if lift else (float("nan"),) * 2)
+        gap = row.get("gap_closed", {}).get("purchases")
+        cells.append(float("nan") if gap is None else gap)
+        worlds.setdefault(row["world"], []).append(cells)
+    return worlds
+
+
+def purchases_figure(worlds: dict[str, list[list[Any]]]) -> tuple[Any, dict[str, Any]]:
+    """Purchases per session with 95 % intervals, one panel per world."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(worlds), figsize=(5.2 * len(worlds), 3.6), squeeze=False)
+    data: dict[str, Any] = {}
+    for ax, (world, rows) in zip(axes.ravel(), worlds.items(), strict=True):
+        names = [r[0] for r in rows]
+        mean = np.array([r[1] for r in rows], dtype=float)
+        low = np.array([r[2][0] for r in rows], dtype=float)
+        high = np.array([r[2][1] for r in rows], dtype=float)
+        y = np.arange(len(names))
+        ax.barh(y, mean, xerr=[mean - low, high - mean], color="#1f77b4", capsize=3)
+        ax.set_yticks(y, names)
+        ax.invert_yaxis()
+        ax.set_title(world)
+        ax.set_xlabel("purchases per session (95 % CI)")
+        data[world] = {"policies": names, "mean": mean, "ci_low": low, "ci_high": high}
+    fig.tight_layout()
+    return fig, data
+
+
+def write_summary(run: RunFolder, stage_names: Sequence[str]) -> Path:
+    """Write ``report.html`` (and ``report.json``) in the run folder; return its path."""
+    from fusionrank.evaluation.report import Report
+
+    report = Report(f"fusionrank run: {run.path.name}")
+    stages = []
+    for name in stage_names:
+        marker = run.path / "stages" / f"{name}.json"
+        if marker.is_file():
+            stages.append([name, read_json(marker)["seconds"]])
+    report.heading("Stages")
+    report.table("stages", ["stage", "seconds"], stages)
+    compare_path = run.path / "evaluation" / "compare.json"
+    if compare_path.is_file():
+        compare = read_json(compare_path)
+        worlds = results_rows(compare)
+        report.heading("Results")
+        report.text(
+            f"{compare['sessions']:,} simulated sessions per policy, the same queries and users "
+            f"for every policy. Lift is relative to {compare['baseline']} on purchases per "
+            "session (95 % CI, paired); gap closed is the share of the distance from "
+            f"{compare['baseline']} to {compare.get('oracle') or 'the oracle'} on purchases."
+        )
+        header = ["policy"]
+        for _, label in METRICS:
+            header += [label, "95 % CI"]
+        header += ["purchase lift", "gap closed"]
+        for world, rows in worlds.items():
+            report.heading(world)
+            report.table(f"results_{world}", header, rows)
+        figure, data = purchases_figure(worlds)
+        report.figure("purchases", figure, data, "Purchases per session by policy and world.")
+    report.heading("Stage reports")
+    present = [(label, href) for label, href in LINKS if (run.path / href).exists()]
+    report.links(present)
+    tensorboard = run.path / "tensorboard"
+    report.text(
+        f"Training curves: tensorboard --logdir {os.fspath(tensorboard)}. "
+        f"Serve the trained re-ranker: fusionrank serve --run {os.fspath(run.path)}"
+    )
+    return report.write(run.path, "report.html", "report.json")
