@@ -49,6 +49,17 @@ def results_rows(compare: dict[str, Any]) -> dict[str, list[list[Any]]]:
     return worlds
 
 
+def _percent(value: Any) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{value:.0%}"
+
+
+def _percent_interval(value: Any) -> str:
+    low, high = value
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "–"
+    return f"[{low:+.1%}, {high:+.1%}]"
+
+
 def purchases_figure(worlds: dict[str, list[list[Any]]]) -> tuple[Any, dict[str, Any]]:
     """Purchases per session with 95 % intervals, one panel per world."""
     import matplotlib
@@ -101,9 +112,10 @@ def write_summary(run: RunFolder, stage_names: Sequence[str]) -> Path:
         for _, label in METRICS:
             header += [label, "95 % CI"]
         header += ["purchase lift", "gap closed"]
+        formats = {"purchase lift": _percent_interval, "gap closed": _percent}
         for world, rows in worlds.items():
             report.heading(world)
-            report.table(f"results_{world}", header, rows)
+            report.table(f"results_{world}", header, rows, formats)
         figure, data = purchases_figure(worlds)
         report.figure("purchases", figure, data, "Purchases per session by policy and world.")
     report.heading("Stage reports")
