@@ -46,7 +46,7 @@ class AgentConfig(BaseModel):
     total_steps: dict[str, int] = Field(
         default_factory=lambda: {
             "fusion": 60_000,
-            "rerank": 150_000,
+            "rerank": 600_000,
             "session": 150_000,
         }
     )
@@ -54,7 +54,7 @@ class AgentConfig(BaseModel):
     n_steps: int = Field(16, ge=1)
     batch_size: int = Field(1024, ge=2)
     n_epochs: int = Field(4, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
+    learning_rate: float = Field(3e-4, gt=0)
     gamma: float = Field(0.9, ge=0, le=1)
     gae_lambda: float = Field(0.95, ge=0, le=1)
     clip_range: float = Field(0.2, gt=0)

@@ -44,8 +44,12 @@ QUICK = [
     "world.n_needs=60",
     "world.n_pages=5000",
     "world.image_size=48",
-    "retrieval.clip.steps=80",
-    "retrieval.clip.warmup_steps=8",
+    "retrieval.clip.steps=50",
+    "retrieval.clip.warmup_steps=5",
+    "agents.total_steps={fusion: 10000, rerank: 20000, session: 20000}",
+    "agents.eval_every=10000",
+    "agents.eval_pages=2048",
+    "evaluation.n_sessions=4000",
 ]
 
 
