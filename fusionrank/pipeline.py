@@ -98,7 +98,7 @@ class Stage:
     title: str
     sections: tuple[str, ...]
     run: Callable[[Invocation], dict[str, Any]]
-    outputs: Callable[[RunFolder], list[Path]]
+    outputs: Callable[[RunFolder, RunConfig], list[Path]]
 
 
 def world_stage(config: RunConfig, run: RunFolder, redo: bool) -> dict[str, Any]:
@@ -116,15 +116,40 @@ def world_stage(config: RunConfig, run: RunFolder, redo: bool) -> dict[str, Any]
     return summary
 
 
+def own_data(config: RunConfig) -> bool:
+    """True when the config points at the user's own catalog and logs (no ShopWorld)."""
+    return config.data.catalog is not None and config.data.logs is not None
+
+
 def _world(call: Invocation) -> dict[str, Any]:
+    data = call.resolved.data
+    if own_data(call.resolved):
+        console.print(f"your own data: catalog {data.catalog}, logs {data.logs}; no ShopWorld")
+        return {"catalog": str(data.catalog), "logs": str(data.logs)}
+    if data.catalog is not None or data.logs is not None:
+        raise ValueError(
+            "data: set both data.catalog and data.logs to run on your own files, or neither "
+            "to run on ShopWorld"
+        )
     summary = world_stage(call.resolved, call.run, redo=True)
     keys = ("n_items", "n_queries", "n_pages", "n_sessions", "purchases_per_session")
     return {k: summary[k] for k in keys if k in summary}
 
 
 def _clip(call: Invocation) -> dict[str, Any]:
-    from fusionrank.retrieval.cli import clip_train
+    from fusionrank.retrieval.cli import clip_train, run_catalog
 
+    settings = call.resolved.retrieval
+    reason = None
+    if not settings.image:
+        reason = "retrieval.image is false"
+    elif settings.clip.pretrained is not None:
+        reason = f"using your checkpoint {settings.clip.pretrained}"
+    elif not run_catalog(call.resolved).has_images:
+        reason = "the catalog has no image_path column: text and lexical retrieval only"
+    if reason is not None:
+        console.print(f"skipped: {reason}")
+        return {"skipped": reason}
     clip_train(**call.options())
     return {"checkpoint": str(call.run.path / "retrieval" / "clip" / "model.pt")}
 
@@ -179,58 +204,68 @@ def _report(call: Invocation) -> dict[str, Any]:
     return {"report": str(path)}
 
 
+def _world_outputs(run: RunFolder, config: RunConfig) -> list[Path]:
+    return [] if own_data(config) else [run.data_dir, run.truth_dir]
+
+
 STAGES: tuple[Stage, ...] = (
-    Stage("world", "generate ShopWorld", ("world",), _world, lambda r: [r.data_dir, r.truth_dir]),
+    Stage(
+        "world",
+        "generate ShopWorld (skipped for your own data)",
+        ("world", "data"),
+        _world,
+        _world_outputs,
+    ),
     Stage(
         "clip",
         "train the open_clip image model",
         ("data", "retrieval"),
         _clip,
-        lambda r: [r.path / "retrieval" / "clip"],
+        lambda r, c: [],
     ),
     Stage(
         "index",
         "encode the catalog, build the FAISS indexes",
         ("data", "retrieval"),
         _index,
-        lambda r: [r.path / "retrieval"],
+        lambda r, c: [r.path / "retrieval"],
     ),
     Stage(
         "simulator",
         "fit the user simulator, write its fidelity report",
         ("data", "simulator"),
         _simulator,
-        lambda r: [r.path / "simulator" / "model", r.path / "simulator" / "report"],
+        lambda r, c: [r.path / "simulator" / "model", r.path / "simulator" / "report"],
     ),
     Stage(
         "baselines",
         "fit the baselines: default order, logging, static fusion, LambdaMART",
         ("baselines",),
         _baselines,
-        lambda r: [r.path / "policies" / "lambdamart", r.path / "policies" / "static-fusion"],
+        lambda r, c: [r.path / "policies" / "lambdamart", r.path / "policies" / "static-fusion"],
     ),
     Stage(
         "ppo-fusion",
         "train PPO for per-query fusion weights in the fitted simulator",
         ("envs", "agents"),
         _ppo("fusion"),
-        lambda r: [r.path / "policies" / "ppo-fusion"],
+        lambda r, c: [r.path / "policies" / "ppo-fusion"],
     ),
     Stage(
         "ppo-rerank",
         "train PPO to re-rank the candidates in the fitted simulator",
         ("envs", "agents"),
         _ppo("rerank"),
-        lambda r: [r.path / "policies" / "ppo-rerank"],
+        lambda r, c: [r.path / "policies" / "ppo-rerank"],
     ),
     Stage(
         "evaluate",
         "simulated A/B of every policy, on the fitted simulator and the hidden users",
         ("evaluation",),
         _evaluate,
-        lambda r: [r.path / "evaluation" / "compare.json"],
+        lambda r, c: [r.path / "evaluation" / "compare.json"],
     ),
-    Stage("report", "write the run's report", (), _report, lambda r: [r.path / "report.html"]),
+    Stage("report", "write the run's report", (), _report, lambda r, c: [r.path / "report.html"]),
 )
 
 
@@ -258,7 +293,7 @@ def run_stages(
             not redo
             and done is not None
             and done.get("fingerprint") == key
-            and all(p.exists() for p in stage.outputs(run))
+            and all(p.exists() for p in stage.outputs(run, call.resolved))
         )
         console.rule(f"[bold]{number}/{len(stages)} {stage.name}[/]: {stage.title}")
         if reusable and done is not None:
@@ -294,7 +329,7 @@ def demo(
     from rich.table import Table
 
     extra = [*(QUICK if quick else []), *(overrides or [])]
-    if quick and name is None:
+    if quick and name is None and config is None:
         name = "shopworld-quick"
     resolved = run_config(config, extra, seed, name)
     call = Invocation(config, extra, seed, name, resolved)
