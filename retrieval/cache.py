@@ -65,7 +65,12 @@ class EmbeddingCache:
         saved = None if store is None else self._read(store)
         if saved is None or saved[1].shape[1:] != (dim,):
             return found, vectors
-        positions = pd.Index(saved[0]).get_indexer(pd.Index(np.asarray(keys, dtype=str)))
+        stored = pd.Index(saved[0])
+        if not stored.is_unique:  # written by an older version: keep each key's first row
+            keep = ~stored.duplicated()
+            saved = (saved[0][keep], saved[1][keep])
+            stored = pd.Index(saved[0])
+        positions = stored.get_indexer(pd.Index(np.asarray(keys, dtype=str)))
         found = positions >= 0
         vectors[found] = saved[1][positions[found]]
         return found, vectors
@@ -76,7 +81,9 @@ class EmbeddingCache:
         if store is None or not len(keys):
             return
         saved = self._read(store)
-        new_keys = np.asarray(keys, dtype="U40")
+        # Items with the same content share a key: store each key once.
+        new_keys, first = np.unique(np.asarray(keys, dtype="U40"), return_index=True)
+        vectors = vectors[first]
         if saved is not None and saved[1].shape[1:] == vectors.shape[1:]:
             keep = ~pd.Index(saved[0]).isin(pd.Index(new_keys))
             new_keys = np.concatenate([saved[0][keep].astype("U40"), new_keys])

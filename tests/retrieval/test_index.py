@@ -95,3 +95,18 @@ def test_too_many_ivf_cells_is_a_clear_error() -> None:
 def test_missing_index_file_says_how_to_build_it(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="index build"):
         load_index(tmp_path / "none.faiss", IndexConfig())
+
+
+def test_embedding_cache_stores_items_with_the_same_content_once(tmp_path):
+    from fusionrank.retrieval.cache import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path)
+    vectors = np.arange(8, dtype=np.float32).reshape(4, 2)
+    cache.add("model", ["a", "b", "a", "c"], vectors)
+    found, got = cache.lookup("model", ["c", "a", "a", "d"], 2)
+    assert found.tolist() == [True, True, True, False]
+    np.testing.assert_array_equal(got[:3], vectors[[3, 0, 0]])
+    cache.add("model", ["a", "d"], vectors[:2] + 10)
+    found, got = cache.lookup("model", ["a", "b", "d"], 2)
+    assert found.all()
+    np.testing.assert_array_equal(got, [vectors[0] + 10, vectors[1], vectors[1] + 10])
