@@ -155,9 +155,12 @@ def _clip(call: Invocation) -> dict[str, Any]:
 
 
 def _index(call: Invocation) -> dict[str, Any]:
-    from fusionrank.retrieval.cli import index_build
+    from fusionrank.retrieval.cli import index_build, retrieval_eval
 
     index_build(**call.options())
+    if not own_data(call.resolved):  # ShopWorld knows the true relevance: judge retrieval
+        trained = (call.run.path / "retrieval" / "clip" / "model.pt").is_file()
+        retrieval_eval(**call.options(), grid_step=0.1, random_clip=trained)
     return {"folder": str(call.run.path / "retrieval")}
 
 
@@ -225,7 +228,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "index",
-        "encode the catalog, build the FAISS indexes",
+        "encode the catalog, build the FAISS indexes, judge retrieval",
         ("data", "retrieval"),
         _index,
         lambda r, c: [r.path / "retrieval"],
