@@ -101,21 +101,6 @@ class Stage:
     outputs: Callable[[RunFolder, RunConfig], list[Path]]
 
 
-def world_stage(config: RunConfig, run: RunFolder, redo: bool) -> dict[str, Any]:
-    """Generate the world unless the run folder already has it for this config."""
-    from fusionrank.datasets.shopworld.world import generate_world
-
-    key = fingerprint(config.world, config.seed)
-    summary_path = run.world_dir / "summary.json"
-    if not redo and summary_path.is_file():
-        summary = read_json(summary_path)
-        if summary.get("fingerprint") == key:
-            logger.info("world: reusing %s (same config and seed)", run.world_dir)
-            return summary
-    summary = generate_world(config.world, config.seed, run.world_dir, fingerprint=key)
-    return summary
-
-
 def own_data(config: RunConfig) -> bool:
     """True when the config points at the user's own catalog and logs (no ShopWorld)."""
     return config.data.catalog is not None and config.data.logs is not None
@@ -131,7 +116,11 @@ def _world(call: Invocation) -> dict[str, Any]:
             "data: set both data.catalog and data.logs to run on your own files, or neither "
             "to run on ShopWorld"
         )
-    summary = world_stage(call.resolved, call.run, redo=True)
+    from fusionrank.datasets.shopworld.world import generate_world
+
+    config = call.resolved
+    key = fingerprint(config.world, config.seed)
+    summary = generate_world(config.world, config.seed, call.run.world_dir, fingerprint=key)
     keys = ("n_items", "n_queries", "n_pages", "n_sessions", "purchases_per_session")
     return {k: summary[k] for k in keys if k in summary}
 
