@@ -19,8 +19,8 @@ class IndexConfig(BaseModel):
     """One modality's FAISS index.
 
     ``factory`` is a faiss index-factory string: ``Flat`` (exact), ``HNSW32`` or
-    ``HNSW32,Flat``, ``IVF256,Flat``, ``OPQ16,IVF256,PQ16`` ... The search parameters apply
-    to the indexes that have them and are ignored by the others.
+    ``HNSW32,Flat``, ``IVF256,Flat``, ``IVF1024,PQ192x4fs,RFlat`` ... The search
+    parameters apply to the indexes that have them and are ignored by the others.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -28,6 +28,13 @@ class IndexConfig(BaseModel):
     factory: str = Field("Flat", min_length=1, description="faiss index-factory string.")
     nprobe: int = Field(16, ge=1, le=65_536, description="IVF cells visited per query.")
     ef_search: int = Field(128, ge=1, le=65_536, description="HNSW search breadth (efSearch).")
+    refine_k_factor: float = Field(
+        1.0,
+        ge=1.0,
+        le=1_000.0,
+        description="With an ',RFlat' refinement: k * this many approximate hits are "
+        "re-scored exactly.",
+    )
 
     @field_validator("factory")
     @classmethod

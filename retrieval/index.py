@@ -1,8 +1,10 @@
 """FAISS indexes over one modality's item vectors, chosen by an index-factory string.
 
 Vectors are L2-normalised and the metric is the inner product, so scores are cosines.
-``Flat`` is exact; ``HNSW32`` and ``IVF<n>,Flat`` (and any other factory string) are
-approximate, tuned at search time by ``efSearch`` and ``nprobe``.
+``Flat`` is exact; ``HNSW32``, ``IVF<n>,Flat`` and ``IVF<n>,PQ<m>x4fs,RFlat`` (fast-scan
+product quantization whose hits are re-scored exactly) and any other factory string are
+approximate, tuned at search time by ``efSearch``, ``nprobe`` and the refinement's
+``k_factor``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from fusionrank.retrieval.config import IndexConfig
 
 logger = logging.getLogger(__name__)
 
-SEARCH_PARAMETERS = {"nprobe": "nprobe", "efSearch": "ef_search"}
+SEARCH_PARAMETERS = {
+    "nprobe": "nprobe",
+    "efSearch": "ef_search",
+    "k_factor_rf": "refine_k_factor",
+}
 """faiss parameter name -> IndexConfig field."""
 
 
@@ -65,7 +71,7 @@ def make_index(dim: int, config: IndexConfig, field: str) -> Any:
 
 
 def apply_search_parameters(index: Any, config: IndexConfig) -> None:
-    """Set ``nprobe`` / ``efSearch`` on the index when it has them."""
+    """Set ``nprobe`` / ``efSearch`` / the refinement ``k_factor`` where the index has them."""
     import faiss
 
     space = faiss.ParameterSpace()

@@ -71,9 +71,35 @@ def test_recall_does_not_fall_as_search_widens(data, factory, parameter, values)
         assert recalls[-1] == 1.0  # nprobe = nlist visits every cell: exact
 
 
-def test_saved_index_gives_identical_results(data, tmp_path: Path) -> None:
+def test_exact_refinement_recovers_what_product_quantization_loses(data) -> None:
+    """Fast-scan PQ over every cell, its top k * k_factor re-scored exactly: recall rises
+    with k_factor, and the refined scores are the exact inner products."""
+    items, queries, exact = data
+    factory = "IVF8,PQ16x4fs,RFlat"
+    index = build_index(items, IndexConfig(factory=factory, nprobe=8), "f")
+    recalls = []
+    for k_factor in (1.0, 2.0, 4.0, 16.0):
+        apply_search_parameters(
+            index, IndexConfig(factory=factory, nprobe=8, refine_k_factor=k_factor)
+        )
+        scores, found = search(index, queries, K)
+        recalls.append(recall(found, exact))
+        np.testing.assert_allclose(
+            scores, np.take_along_axis(queries @ items.T, found, axis=1), rtol=1e-5, atol=1e-6
+        )
+    assert recalls == sorted(recalls), recalls
+    assert recalls[0] < 0.95 and recalls[-1] >= 0.99, recalls
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        IndexConfig(factory="HNSW8", ef_search=32),
+        IndexConfig(factory="IVF8,PQ16x4fs,RFlat", nprobe=2, refine_k_factor=3.0),
+    ],
+)
+def test_saved_index_gives_identical_results(data, tmp_path: Path, config) -> None:
     items, queries, _ = data
-    config = IndexConfig(factory="HNSW8", ef_search=32)
     index = build_index(items, config, "f")
     save_index(index, tmp_path / "x.faiss")
     loaded = load_index(tmp_path / "x.faiss", config)
