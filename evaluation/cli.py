@@ -14,6 +14,7 @@ runs/<name>/evaluation/ope/estimates.json every estimate, with the inputs that m
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -43,8 +44,9 @@ def _is_obd(path: Path, log_format: str) -> bool:
 
 
 def load_bandit_log(path: Path, reward: str, log_format: str):
-    """The log as a BanditLog, each page's query id (object (G,)) and each page's
-    candidate pool (int64 (G, P): items the logs ever showed for its query)."""
+    """The log as a BanditLog, each page's query id (object (G,)), each page's candidate
+    pool (int64 (G, P): items the logs ever showed for its query), the log's item ids
+    (None for OBD) and its pages (None for OBD)."""
     from fusionrank.evaluation.ope.data import from_obd, from_pages
 
     if not path.exists():
@@ -54,7 +56,7 @@ def load_bandit_log(path: Path, reward: str, log_format: str):
 
         log = from_obd(obd_impressions(path.parents[2], path.parent.parent.name, path.parent.name))
         pools = np.broadcast_to(np.arange(log.n_actions), (log.n_groups, log.n_actions))
-        return log, np.full(log.n_groups, path.parent.name, dtype=object), pools, None
+        return log, np.full(log.n_groups, path.parent.name, dtype=object), pools, None, None
     from fusionrank.datasets import load_logs, logs_to_pages
     from fusionrank.evaluation.rankers import logged_pools
 
@@ -63,30 +65,83 @@ def load_bandit_log(path: Path, reward: str, log_format: str):
     query_ids, pool = logged_pools(pages)
     # Every logged query showed items, so each has a pool row.
     row_of_query = pd.Index(query_ids).get_indexer(pages.query_ids)
-    return log, pages.query_ids[pages.query], pool[row_of_query[pages.query]], pages.item_ids
+    group_query = pages.query_ids[pages.query]
+    return log, group_query, pool[row_of_query[pages.query]], pages.item_ids, pages
 
 
-def _target(policy: str, log, group_query, pools, item_ids):
+def _target(policy: str, log, group_query, pools, item_ids, pages, run_dir: Path):
+    """The target policy a user named, and the log it is judged on (re-indexed to the
+    run's catalog for a saved or built-in policy)."""
     from fusionrank.evaluation.ope.targets import score_table_target, uniform_target
     from fusionrank.evaluation.rankers import ScoreTable
 
     if policy == "uniform":
-        return uniform_target(log, pools[log.group], name="uniform over each query's pool")
+        return log, uniform_target(log, pools[log.group], name="uniform over each query's pool")
     path = Path(policy)
-    if path.suffix not in (".parquet", ".csv"):
+    if path.suffix in (".parquet", ".csv"):
+        vocabulary = item_ids if item_ids is not None else np.arange(log.n_actions).astype(str)
+        table = ScoreTable.from_score_file(path, vocabulary)
+        return log, score_table_target(log, table, group_query)
+    return _policy_target(policy, log, group_query, pages, run_dir)
+
+
+def _policy_target(spec: str, log, group_query, pages, run_dir: Path):
+    """A saved policy (folder or name under the run's policies/) or a built-in, ranking
+    each logged page's query through the run's retriever, as a target policy.
+
+    The log's items are re-indexed to the run's catalog, so that the reward model and
+    the target see the same items; the policy may rank items the logs never showed, which
+    the direct method values through the reward model and the weighted estimators cannot.
+    """
+    from fusionrank.evaluation.ope.targets import ranking_target
+    from fusionrank.evaluation.policies import BUILT_IN, POLICY_FILE, policy_ranker, resolve_policy
+    from fusionrank.retrieval.retriever import Retriever
+    from fusionrank.types import Query
+
+    named = (Path(spec) / POLICY_FILE).is_file() or (
+        run_dir / "policies" / spec / POLICY_FILE
+    ).is_file()
+    if not named and spec not in BUILT_IN:
         raise ValueError(
-            f"--policy {policy!r}: give 'uniform' or a score table (.parquet or .csv with "
-            "columns query_id, item_id, score)"
+            f"--policy {spec!r}: give 'uniform', a score table (.parquet or .csv with columns "
+            "query_id, item_id, score), a folder written by Policy.save, a policy name under "
+            f"{run_dir / 'policies'} or one of {', '.join(BUILT_IN)}"
         )
-    vocabulary = item_ids if item_ids is not None else np.arange(log.n_actions).astype(str)
-    return score_table_target(log, ScoreTable.from_score_file(path, vocabulary), group_query)
+    if pages is None:
+        raise ValueError(
+            f"--policy {spec!r} ranks a catalog's items; OBD logs have no catalog: use "
+            "'uniform' or a score table"
+        )
+    if not (run_dir / "retrieval").is_dir():
+        raise ValueError(
+            f"--policy {spec!r} ranks through the run's retriever, and {run_dir / 'retrieval'} "
+            f"is missing: run `fusionrank index build --name {run_dir.name}` or pass the "
+            "--name of a run that has one"
+        )
+    retriever = Retriever.load(run_dir / "retrieval")
+    policy = resolve_policy(spec, run_dir, retriever, pages)
+    catalog_row = pd.Index(retriever.item_ids.astype(str)).get_indexer(pages.item_ids.astype(str))
+    if np.any(catalog_row < 0):
+        unknown = pages.item_ids[catalog_row < 0][:5].tolist()
+        raise ValueError(
+            f"--logs: item id(s) {unknown} are not in the catalog of run {run_dir.name!r}; "
+            "pass the --name of the run built on these logs' catalog"
+        )
+    log = replace(log, action=catalog_row[log.action], n_actions=retriever.n_items)
+    texts = dict(zip(pages.query_ids.astype(str), pages.query_texts.astype(str), strict=True))
+    queries = [Query(q, texts[q]) for q in pd.unique(group_query.astype(str))]
+    table = policy_ranker(policy, retriever, queries, k=log.n_positions)
+    return log, ranking_target(log, table(group_query), policy.name)
 
 
 def ope(
     logs: Annotated[Path, typer.Option(help="Logs: a fusionrank .parquet or an OBD .csv.")],
     policy: Annotated[
         str,
-        typer.Option(help="'uniform', or a score table (.parquet/.csv: query_id, item_id, score)."),
+        typer.Option(
+            help="'uniform'; a score table (.parquet/.csv: query_id, item_id, score); a saved "
+            "policy (folder, or name under runs/<name>/policies/); or default, logging, oracle."
+        ),
     ],
     reward: Annotated[str, typer.Option(help="Reward: clicks or purchases.")] = "clicks",
     log_format: Annotated[str, typer.Option("--format", help="auto, fusionrank or obd.")] = "auto",
@@ -110,8 +165,9 @@ def ope(
         raise ValueError(f"--format {log_format!r} is unknown; use auto, fusionrank or obd")
     resolved = run_config(config, overrides, seed, name)
     settings = resolved.evaluation
-    log, group_query, pools, item_ids = load_bandit_log(logs, reward, log_format)
-    target = _target(policy, log, group_query, pools, item_ids)
+    log, group_query, pools, item_ids, pages = load_bandit_log(logs, reward, log_format)
+    run_dir = RunFolder.for_config(resolved).path
+    log, target = _target(policy, log, group_query, pools, item_ids, pages, run_dir)
     estimates = estimate_all(
         log,
         target,
@@ -122,7 +178,7 @@ def ope(
         rng=rng(resolved.seed, "evaluation"),
     )
     _print_estimates(f"{target.name}: estimated {reward} per impression", estimates, settings.alpha)
-    folder = out or RunFolder.for_config(resolved).path / "evaluation" / "ope"
+    folder = out or run_dir / "evaluation" / "ope"
     report = Report(f"Off-policy estimates: {target.name}")
     report.text(
         f"Logs: {logs} ({len(log):,} impressions on {log.n_groups:,} pages); reward: {reward}."
