@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RewardModelName = Literal["logistic", "lightgbm"]
+RewardModelName = Literal["logistic", "lightgbm", "beta_binomial"]
 
 
 class EvaluationConfig(BaseModel):
@@ -37,6 +37,9 @@ class EvaluationConfig(BaseModel):
         description="mSPRT mixture scale, in standard deviations of the per-session difference.",
     )
     reward_model: RewardModelName = Field(
-        "logistic", description="Regression behind the direct method and doubly robust."
+        "logistic",
+        description="Reward model behind the direct method and doubly robust: logistic, "
+        "lightgbm, or beta_binomial (each item's CTR per slot shrunk to an empirical-Bayes "
+        "prior; ignores context).",
     )
     n_folds: int = Field(3, ge=2, le=20, description="Cross-fitting folds of the reward model.")
