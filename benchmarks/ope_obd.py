@@ -5,7 +5,11 @@ on-policy CTR, per campaign (all, men, women): the relative estimation error of 
 estimator, mean ± sd over bootstrap runs of the BTS logs (the same rows for both sides).
 
     .venv/bin/python benchmarks/ope_obd.py [--runs 30] [--obp-python /tmp/obpenv/bin/python]
-        [--campaigns all men women] [--reward-model logistic|lightgbm]
+        [--campaigns all men women] [--reward-models logistic beta_binomial lightgbm]
+
+DM, DR and SNDR are run once per reward model (default: logistic and beta_binomial) and
+labelled with it, e.g. ``DR (beta_binomial)``; each is compared with obp's estimator of the
+same name (obp's reward model: its ``RegressionModel`` with logistic regression).
 
 obp's side runs when ``--obp-python`` or ``$OBP_PYTHON`` names an interpreter with obp
 0.5.7 installed (it needs Python < 3.11, so never the project's venv; see README.md), or
@@ -22,17 +26,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from fusionrank.evaluation import plots
+from fusionrank.evaluation.ope.estimators import ESTIMATORS
 from fusionrank.evaluation.ope.obd import OBDValidation, bootstrap_rows, validate_on_obd
 from fusionrank.evaluation.report import Report
 from fusionrank.evaluation.sections import add_ope
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGNS = ("all", "men", "women")
+MODELLED = ("DM", "DR", "SNDR")
+"""The estimators that use the reward model."""
 
 
 def run_obp(python: str, data: Path, campaign: str, rows: np.ndarray, seed: int) -> dict:
@@ -65,14 +73,16 @@ def obp_interpreter(option: str | None) -> str | None:
     return sys.executable if importlib.util.find_spec("obp") else None
 
 
-def table_rows(ours: OBDValidation, peer: dict | None) -> list[list]:
+def table_rows(ours: OBDValidation, peer: dict | None, model: str | None) -> list[list]:
     """One row per estimator: our value and error, then obp's, then the paired difference
-    of errors (ours - obp) over the same runs with its 95 % normal interval."""
+    of errors (ours - obp) over the same runs with its 95 % normal interval. ``model``
+    labels the reward model of DM, DR and SNDR."""
     rows = []
     summary = ours.summary()
     for i, name in enumerate(ours.estimators):
         s = summary[name]
-        row = [ours.campaign, name, s["value"], s["relative_error_mean"], s["relative_error_sd"]]
+        label = f"{name} ({model})" if model and name in MODELLED else name
+        row = [ours.campaign, label, s["value"], s["relative_error_mean"], s["relative_error_sd"]]
         if peer is not None and name in peer["runs"]:
             errors = np.abs(np.asarray(peer["runs"][name]) - ours.on_policy) / ours.on_policy
             diff = ours.relative_errors[i] - errors
@@ -89,7 +99,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "obd")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reward-model", default="logistic", choices=("logistic", "lightgbm"))
+    parser.add_argument(
+        "--reward-models",
+        nargs="+",
+        default=["logistic", "beta_binomial"],
+        choices=("logistic", "lightgbm", "beta_binomial"),
+    )
     parser.add_argument("--obp-python", default=None)
     parser.add_argument("--campaigns", nargs="+", default=list(CAMPAIGNS), choices=CAMPAIGNS)
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/ope_obd"))
@@ -99,32 +114,55 @@ def main() -> None:
     report.text(
         "The Random policy's CTR estimated from the BTS logs, against its on-policy CTR in "
         f"the Random logs; relative error over {args.runs} bootstrap runs of the BTS logs "
-        f"(reward model: {args.reward_model}, 3-fold cross-fitting)."
+        f"(reward models: {', '.join(args.reward_models)}; 3-fold cross-fitting)."
     )
     rows: list[list] = []
     estimates, truth = {}, {}
     bars: dict[str, dict[str, dict[str, tuple[float, float]]]] = {"fusionrank": {}, "obp 0.5.7": {}}
     for campaign in args.campaigns:
         started = time.perf_counter()
-        ours = validate_on_obd(
-            args.data, campaign, n_runs=args.runs, seed=args.seed, reward_model=args.reward_model
-        )
+        results = []
+        for i, model in enumerate(args.reward_models):
+            names = ESTIMATORS if i == 0 else MODELLED
+            results.append(
+                validate_on_obd(
+                    args.data,
+                    campaign,
+                    n_runs=args.runs,
+                    seed=args.seed,
+                    reward_model=model,
+                    estimators=names,
+                )
+            )
         ours_seconds = time.perf_counter() - started
         peer = None
         if python:
-            runs = bootstrap_rows(ours.estimates[0].n, args.runs, args.seed)
+            runs = bootstrap_rows(results[0].estimates[0].n, args.runs, args.seed)
             peer = run_obp(python, args.data, campaign, runs, args.seed)
-        rows += table_rows(ours, peer)
-        estimates[campaign], truth[campaign] = ours.estimates, ours.on_policy
+        several = len(args.reward_models) > 1
+        campaign_rows = [
+            row
+            for model, ours in zip(args.reward_models, results, strict=True)
+            for row in table_rows(ours, peer, model if several else None)
+        ]
+        rows += campaign_rows
+        truth[campaign] = results[0].on_policy
+        estimates[campaign] = tuple(
+            replace(e, estimator=f"{e.estimator} ({model})")
+            if several and e.estimator in MODELLED
+            else e
+            for model, ours in zip(args.reward_models, results, strict=True)
+            for e in ours.estimates
+        )
         for series in bars.values():
             series[campaign] = {}
-        for row in table_rows(ours, peer):
+        for row in campaign_rows:
             bars["fusionrank"][campaign][row[1]] = (row[3], row[4])
-            if peer is not None:
+            if peer is not None and not np.isnan(row[6]):
                 bars["obp 0.5.7"][campaign][row[1]] = (row[6], row[7])
         peer_time = f", obp {peer['seconds']:.1f} s" if peer else ""
         print(
-            f"{campaign}: on-policy CTR {ours.on_policy:.5f}; ours {ours_seconds:.1f} s{peer_time}"
+            f"{campaign}: on-policy CTR {truth[campaign]:.5f}; ours {ours_seconds:.1f} s{peer_time}"
         )
     header = ["campaign", "estimator", "value", "rel.err mean", "rel.err sd"]
     if python:
