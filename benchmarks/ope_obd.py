@@ -7,7 +7,7 @@ estimator, mean ± sd over bootstrap runs of the BTS logs (the same rows for bot
     .venv/bin/python benchmarks/ope_obd.py [--runs 30] [--obp-python /tmp/obpenv/bin/python]
         [--campaigns all men women] [--reward-models logistic beta_binomial lightgbm]
 
-DM, DR and SNDR are run once per reward model (default: logistic and beta_binomial) and
+DM, DR and SNDR are run once per reward model (default: logistic, beta_binomial, blend) and
 labelled with it, e.g. ``DR (beta_binomial)``; each is compared with obp's estimator of the
 same name (obp's reward model: its ``RegressionModel`` with logistic regression).
 
@@ -102,8 +102,8 @@ def main() -> None:
     parser.add_argument(
         "--reward-models",
         nargs="+",
-        default=["logistic", "beta_binomial"],
-        choices=("logistic", "lightgbm", "beta_binomial"),
+        default=["logistic", "beta_binomial", "blend"],
+        choices=("logistic", "lightgbm", "beta_binomial", "blend"),
     )
     parser.add_argument("--obp-python", default=None)
     parser.add_argument("--campaigns", nargs="+", default=list(CAMPAIGNS), choices=CAMPAIGNS)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RewardModelName = Literal["logistic", "lightgbm", "beta_binomial"]
+RewardModelName = Literal["logistic", "lightgbm", "beta_binomial", "blend"]
 
 
 class EvaluationConfig(BaseModel):
@@ -39,7 +39,8 @@ class EvaluationConfig(BaseModel):
     reward_model: RewardModelName = Field(
         "logistic",
         description="Reward model behind the direct method and doubly robust: logistic, "
-        "lightgbm, or beta_binomial (each item's CTR per slot shrunk to an empirical-Bayes "
-        "prior; ignores context).",
+        "lightgbm, beta_binomial (each item's CTR per slot shrunk to an empirical-Bayes "
+        "prior; ignores context) or blend (the mean of beta_binomial and a per-slot "
+        "logistic regression on context and item features).",
     )
     n_folds: int = Field(3, ge=2, le=20, description="Cross-fitting folds of the reward model.")

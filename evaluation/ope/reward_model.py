@@ -16,6 +16,12 @@ robust's correction term unbiased).
   every item equally, not to the logged click rate, which the logging policy's favourite
   items dominate. It ignores the context, so it suits logging policies that do not look
   at the context (the Open Bandit Dataset's BTS and Random) and 0/1 rewards.
+* ``blend``: the mean of ``beta_binomial``'s prediction and that of a per-slot logistic
+  regression on ``[context x, item features of a]`` alone (no item identity; weakly
+  regularised, C = 100, as in Open Bandit Pipeline's OBD benchmark). One side remembers
+  each item, the other generalises across items by their features; on the Open Bandit
+  Dataset their mean was the most accurate of the reward models tried for DR and SNDR
+  (``benchmarks/README.md`` lists them). 0/1 rewards.
 """
 
 from __future__ import annotations
@@ -55,20 +61,25 @@ def _one_hot(columns: np.ndarray, width: int) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(m), (np.arange(m), columns)), shape=(m, width))
 
 
-def _features(log: BanditLog, rows: np.ndarray, actions: np.ndarray) -> sparse.csr_matrix:
-    """Sparse features of (row, action) pairs: rows and actions int64 (m,)."""
-    blocks = [
-        sparse.csr_matrix(log.context[rows]),
-        _one_hot(actions, log.n_actions),
-        _one_hot(log.position[rows], log.n_positions),
-    ]
+def _features(
+    log: BanditLog, rows: np.ndarray, actions: np.ndarray, identity: bool = True
+) -> sparse.csr_matrix:
+    """Sparse features of (row, action) pairs: rows and actions int64 (m,). Without
+    ``identity``: no one-hot item and slot, only the context and the item features."""
+    blocks = [sparse.csr_matrix(log.context[rows])]
+    if identity:
+        blocks += [_one_hot(actions, log.n_actions), _one_hot(log.position[rows], log.n_positions)]
     if log.action_context is not None:
         blocks.append(sparse.csr_matrix(log.action_context[actions]))
     return sparse.hstack(blocks, format="csr")
 
 
+BLEND_C = 100.0
+"""Inverse L2 strength of ``blend``'s feature-only logistic regression."""
+
+
 def _check_rewards(name: RewardModelName, binary: bool) -> None:
-    if name in ("logistic", "beta_binomial") and not binary:
+    if name in ("logistic", "beta_binomial", "blend") and not binary:
         raise ValueError(
             f"reward_model='{name}' needs 0/1 rewards; use reward_model='lightgbm' "
             "for other rewards (e.g. revenue)"
@@ -148,6 +159,7 @@ def _target_expectation(
     target: TargetPolicy,
     rows: np.ndarray,
     binary: bool,
+    identity: bool = True,
 ) -> np.ndarray:
     """``sum_c pi(c) q(x_i, c, k_i)`` for ``rows``, predicting in bounded chunks."""
     width = target.actions.shape[1]
@@ -162,9 +174,51 @@ def _target_expectation(
         if pair_rows.size == 0:
             continue
         predicted = np.zeros(actions.shape)
-        predicted[real] = _predict(model, _features(log, pair_rows, actions[real]), binary)
+        features = _features(log, pair_rows, actions[real], identity)
+        predicted[real] = _predict(model, features, binary)
         out[start : start + len(chunk)] = (probs * predicted).sum(axis=1)
     return out
+
+
+def _beta_binomial_fold(
+    log: BanditLog, target: TargetPolicy, train: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``beta_binomial``'s (logged, target) predictions at ``test`` from ``train``."""
+    table = _beta_binomial_table(log, train)
+    actions = target.actions[test]
+    at_slot = table[np.maximum(actions, 0), log.position[test][:, None]]
+    expected = (target.probs[test] * np.where(actions >= 0, at_slot, 0.0)).sum(axis=1)
+    return table[log.action[test], log.position[test]], expected
+
+
+def _feature_fold(
+    log: BanditLog, target: TargetPolicy, train: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``blend``'s feature side: per slot, a logistic regression on the context and the
+    item features, its (logged, target) predictions at ``test`` from ``train``."""
+    from sklearn.linear_model import LogisticRegression
+
+    logged, expected = np.empty(len(test)), np.empty(len(test))
+    has_features = log.context.shape[1] > 0 or log.action_context is not None
+    for slot in range(log.n_positions):
+        at_test = np.flatnonzero(log.position[test] == slot)
+        if at_test.size == 0:
+            continue
+        rows = train[log.position[train] == slot]
+        rows = rows if rows.size else train  # nothing logged at this slot: every slot
+        y = log.reward[rows]
+        here = test[at_test]
+        if not has_features or np.unique(y).size < 2:
+            constant = float(y.mean())  # nothing to tell rows apart: the slot's mean
+            logged[at_test] = constant
+            expected[at_test] = constant * target.probs[here].sum(axis=1)
+            continue
+        fitted = LogisticRegression(C=BLEND_C, max_iter=5000)
+        fitted.fit(_features(log, rows, log.action[rows], identity=False), y.astype(int))
+        features = _features(log, here, log.action[here], identity=False)
+        logged[at_test] = fitted.predict_proba(features)[:, 1]
+        expected[at_test] = _target_expectation(fitted, log, target, here, True, identity=False)
+    return logged, expected
 
 
 def fit_reward_model(
@@ -180,13 +234,13 @@ def fit_reward_model(
     Args:
         log: The logged rows.
         target: The target policy at those rows.
-        model: ``"logistic"`` or ``"beta_binomial"`` (0/1 rewards), or ``"lightgbm"``.
+        model: ``"logistic"``, ``"beta_binomial"`` or ``"blend"`` (0/1 rewards), or
+            ``"lightgbm"``.
         n_folds: Folds of pages (>= 2).
         rng: Seeded stream for the fold assignment (and LightGBM's seed).
 
     Raises:
-        ValueError: For fewer pages than folds, or ``logistic`` / ``beta_binomial`` with
-            rewards other than 0/1.
+        ValueError: For fewer pages than folds, or a 0/1 model with other rewards.
     """
     target.check(log)
     groups, group = np.unique(log.group, return_inverse=True)
@@ -200,12 +254,12 @@ def fit_reward_model(
     seed = int(rng.integers(2**31 - 1))
     for f in range(n_folds):
         train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-        if model == "beta_binomial":
-            table = _beta_binomial_table(log, train)
-            logged[test] = table[log.action[test], log.position[test]]
-            actions = target.actions[test]
-            at_slot = table[np.maximum(actions, 0), log.position[test][:, None]]
-            expected[test] = (target.probs[test] * np.where(actions >= 0, at_slot, 0.0)).sum(1)
+        if model in ("beta_binomial", "blend"):
+            logged[test], expected[test] = _beta_binomial_fold(log, target, train, test)
+            if model == "blend":
+                feature_logged, feature_expected = _feature_fold(log, target, train, test)
+                logged[test] = (logged[test] + feature_logged) / 2
+                expected[test] = (expected[test] + feature_expected) / 2
             continue
         fitted = _model(model, binary, seed)
         y = log.reward[train]

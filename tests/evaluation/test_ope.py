@@ -255,7 +255,7 @@ def test_reward_models(tiny_world):
         n_actions=log.n_actions,
         n_positions=log.n_positions,
     )
-    for model in ("logistic", "beta_binomial"):
+    for model in ("logistic", "beta_binomial", "blend"):
         with pytest.raises(ValueError, match=f"reward_model='{model}' needs 0/1 rewards"):
             fit_reward_model(money, target, model=model, rng=np.random.default_rng(8))
     fitted = fit_reward_model(money, target, model="lightgbm", rng=np.random.default_rng(8))
@@ -313,6 +313,43 @@ def test_beta_binomial_direct_method_on_a_context_free_world():
     )
     assert abs(dm.value - truth) / truth < 0.2, (dm.value, truth)
     assert abs(reward.mean() - truth) / truth > 0.5  # the logs alone are far off
+
+
+def test_blend_is_the_mean_of_beta_binomial_and_a_model_blind_to_item_identity():
+    """Pairs of items share their features: blend's feature side (2 * blend minus
+    beta_binomial, on the same folds) predicts the same for both items of a pair at a
+    slot (one value per cross-fitting fold), while beta_binomial tells them apart by
+    their own clicks."""
+    rng = np.random.default_rng(21)
+    n_items, n = 6, 30_000
+    action_context = np.repeat(np.eye(3), 2, axis=0)  # items (0,1), (2,3), (4,5) alike
+    action = rng.integers(0, n_items, size=n)
+    position = rng.integers(0, 2, size=n)
+    rate = np.array([0.02, 0.06, 0.03, 0.03, 0.10, 0.05])[action] * (1.0 - 0.4 * position)
+    log = BanditLog(
+        reward=(rng.random(n) < rate).astype(np.float64),
+        action=action,
+        position=position,
+        propensity=np.full(n, 1.0 / n_items),
+        context=np.zeros((n, 0)),
+        group=np.arange(n),
+        n_actions=n_items,
+        n_positions=2,
+        action_context=action_context,
+    )
+    target = uniform_target(log)
+    bb = fit_reward_model(log, target, model="beta_binomial", rng=np.random.default_rng(4))
+    blend = fit_reward_model(log, target, model="blend", rng=np.random.default_rng(4))
+    feature_side = 2 * blend.logged - bb.logged
+    for slot in (0, 1):
+        for pair in ((0, 1), (2, 3), (4, 5)):
+            values = [
+                set(np.round(feature_side[(action == i) & (position == slot)], 9)) for i in pair
+            ]
+            assert values[0] == values[1] and len(values[0]) == 3  # 3 folds
+        item_0, item_1 = (bb.logged[(action == i) & (position == slot)].mean() for i in (0, 1))
+        assert item_1 > 2 * item_0  # beta_binomial sees 0.06 against 0.02
+    assert np.all((feature_side > 0) & (feature_side < 1))
 
 
 class SlotPolicy:
