@@ -1,6 +1,6 @@
 """The reward model behind the direct method and doubly robust: ``q(x, a, k) ≈ E[r | x, a, k]``.
 
-Three models, all fitted with **cross-fitting**: the logged pages are split into
+Four models, all fitted with **cross-fitting**: the logged pages are split into
 ``n_folds`` folds, and each fold's predictions come from a model fitted on the other
 folds, so that a row's own reward never informs its own prediction (which keeps doubly
 robust's correction term unbiased).
