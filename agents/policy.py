@@ -167,14 +167,7 @@ class Policy(abc.ABC):
     @classmethod
     def _from_saved(cls, folder: Path, meta: dict[str, Any]) -> Policy:
         """Rebuild from ``policy.json``'s ``meta`` and the weight files in ``folder``."""
-        return cls(
-            name=meta["name"],
-            modality_names=meta["modality_names"],
-            feature_names=meta["feature_names"],
-            query_feature_dim=meta["query_feature_dim"],
-            config=meta["config"],
-            metrics=meta["metrics"],
-        )
+        return cls(**policy_args(meta))
 
     # -------------------------------------------------------------------- helpers
     def check_candidates(
@@ -319,6 +312,12 @@ def load_policy(folder: str | Path) -> Policy:
         raise ValueError(f"{folder}: cannot load the {meta['kind']} policy ({error})") from None
     policy.version = actual
     return policy
+
+
+def policy_args(meta: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`Policy` constructor's keyword arguments from ``policy.json``'s ``meta``
+    (what every ``_from_saved`` passes on besides its own)."""
+    return {key: meta[key] for key in _META_FIELDS if key != "kind"}
 
 
 _META_FIELDS: dict[str, type | tuple[type, ...]] = {

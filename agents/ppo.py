@@ -27,7 +27,7 @@ from fusionrank.agents.networks import (
     FusionNet,
     RerankLatent,
 )
-from fusionrank.agents.policy import Policy
+from fusionrank.agents.policy import Policy, policy_args
 from fusionrank.envs.core import to_simplex
 from fusionrank.envs.layout import RerankLayout
 from fusionrank.types import CandidateBatch, Query
@@ -192,7 +192,7 @@ class PPORerankPolicy(Policy):
             int(config["attention_heads"]),
         )
         net.load_state_dict(torch.load(folder / WEIGHTS_FILE, weights_only=True))
-        return cls(net, **_policy_args(meta))
+        return cls(net, **policy_args(meta))
 
 
 class PPOFusionPolicy(Policy):
@@ -251,25 +251,11 @@ class PPOFusionPolicy(Policy):
             tuple(int(h) for h in config["hidden"]),
         )
         net.load_state_dict(torch.load(folder / WEIGHTS_FILE, weights_only=True))
-        return cls(net, float(config["fusion_scale"]), **_policy_args(meta))
+        return cls(net, float(config["fusion_scale"]), **policy_args(meta))
 
 
 def _heads(scorer: CandidateScorer) -> int:
     return 0 if scorer.attention is None else int(scorer.attention.num_heads)
-
-
-def _policy_args(meta: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: meta[key]
-        for key in (
-            "name",
-            "modality_names",
-            "feature_names",
-            "query_feature_dim",
-            "config",
-            "metrics",
-        )
-    }
 
 
 def expect_kind(policy: Policy, kind: str, source: str | Path) -> None:

@@ -34,7 +34,7 @@ import numpy as np
 
 from fusionrank.agents.baselines.common import masked
 from fusionrank.agents.baselines.config import LambdaMARTConfig
-from fusionrank.agents.policy import Policy
+from fusionrank.agents.policy import Policy, policy_args
 from fusionrank.retrieval.pool import FUSED_SCORE
 from fusionrank.types import CandidateBatch, LoggedPages
 
@@ -236,12 +236,7 @@ class LambdaMART(Policy):
             raise OSError(f"{path} is missing")
         return cls(
             lgb.Booster(model_file=str(path)),
-            name=meta["name"],
-            modality_names=meta["modality_names"],
-            feature_names=meta["feature_names"],
-            query_feature_dim=meta["query_feature_dim"],
-            config=meta["config"],
-            metrics=meta["metrics"],
+            **policy_args(meta),
         )
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from fusionrank.agents.baselines.common import masked
-from fusionrank.agents.policy import Policy
+from fusionrank.agents.policy import Policy, policy_args
 from fusionrank.types import CandidateBatch
 
 if TYPE_CHECKING:
@@ -127,10 +127,5 @@ class OracleShopWorld(Policy):
             load_truth(truth_dir),
             truth_dir,
             meta["config"].get("reward"),
-            name=meta["name"],
-            modality_names=meta["modality_names"],
-            feature_names=meta["feature_names"],
-            query_feature_dim=meta["query_feature_dim"],
-            config=meta["config"],
-            metrics=meta["metrics"],
+            **policy_args(meta),
         )

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from fusionrank.agents.baselines.common import fused_scores
-from fusionrank.agents.policy import Policy
+from fusionrank.agents.policy import Policy, policy_args
 from fusionrank.io import atomic_path
 from fusionrank.types import CandidateBatch, LoggedPages
 
@@ -158,10 +158,5 @@ class LoggingPolicy(Policy):
             keys=arrays["keys"],
             mrr=arrays["mrr"],
             n_items=meta["config"]["n_items"],
-            name=meta["name"],
-            modality_names=meta["modality_names"],
-            feature_names=meta["feature_names"],
-            query_feature_dim=meta["query_feature_dim"],
-            config=meta["config"],
-            metrics=meta["metrics"],
+            **policy_args(meta),
         )

@@ -26,7 +26,7 @@ import numpy as np
 from fusionrank import progress
 from fusionrank.agents.baselines.common import fused_scores, page_reward
 from fusionrank.agents.baselines.config import BaselinesConfig
-from fusionrank.agents.policy import Policy
+from fusionrank.agents.policy import Policy, policy_args
 from fusionrank.types import CandidateBatch, LoggedPages, Query
 
 if TYPE_CHECKING:
@@ -216,10 +216,5 @@ class StaticFusion(Policy):
         saved = meta["config"]["weights"]
         return cls(
             [saved[name] for name in meta["modality_names"]],
-            name=meta["name"],
-            modality_names=meta["modality_names"],
-            feature_names=meta["feature_names"],
-            query_feature_dim=meta["query_feature_dim"],
-            config=meta["config"],
-            metrics=meta["metrics"],
+            **policy_args(meta),
         )
