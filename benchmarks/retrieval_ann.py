@@ -74,12 +74,15 @@ def shopworld(n: int, n_queries: int, cache: Path) -> tuple[np.ndarray, np.ndarr
     from fusionrank.datasets.shopworld.world import build_truth
     from fusionrank.retrieval.cache import EmbeddingCache
     from fusionrank.retrieval.encoders import TextEncoder
+    from fusionrank.retrieval.store import item_texts
+    from fusionrank.types import Catalog
 
     # Broad needs are few (one per category x brand); keep their share small at this size.
     intents = IntentShares(visual=0.3, textual=0.3, mixed=0.36, broad=0.04)
     world = ShopWorldConfig(n_items=int(n * 1.1), n_needs=1000, intents=intents, images=False)
     truth, catalog = build_truth(world, seed=0)
-    texts = (catalog["title"] + ". " + catalog["description"]).drop_duplicates().tolist()
+    # What the text modality reads by default (retrieval.item_text = title_description).
+    texts = list(dict.fromkeys(item_texts(Catalog(catalog, Path(".")), "title_description")))
     queries = list(dict.fromkeys(truth.query_texts.tolist()))
     if len(texts) < n or len(queries) < n_queries:
         raise SystemExit(
