@@ -94,14 +94,16 @@ def _policy_target(spec: str, log, group_query, pages, run_dir: Path):
     the direct method values through the reward model and the weighted estimators cannot.
     """
     from fusionrank.evaluation.ope.targets import ranking_target
-    from fusionrank.evaluation.policies import BUILT_IN, POLICY_FILE, policy_ranker, resolve_policy
+    from fusionrank.evaluation.policies import (
+        BUILT_IN,
+        policy_ranker,
+        resolve_policy,
+        saved_policy_folder,
+    )
     from fusionrank.retrieval.retriever import Retriever
     from fusionrank.types import Query
 
-    named = (Path(spec) / POLICY_FILE).is_file() or (
-        run_dir / "policies" / spec / POLICY_FILE
-    ).is_file()
-    if not named and spec not in BUILT_IN:
+    if saved_policy_folder(spec, run_dir) is None and spec not in BUILT_IN:
         raise ValueError(
             f"--policy {spec!r}: give 'uniform', a score table (.parquet or .csv with columns "
             "query_id, item_id, score), a folder written by Policy.save, a policy name under "

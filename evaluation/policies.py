@@ -129,6 +129,15 @@ def policy_folders(run_dir: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / POLICY_FILE).is_file())
 
 
+def saved_policy_folder(spec: str | Path, run_dir: Path) -> Path | None:
+    """The folder ``spec`` names: itself when ``Policy.save`` wrote it, else the policy
+    of that name under ``run_dir/policies/``; None when it is neither."""
+    for folder in (Path(spec), run_dir / "policies" / str(spec)):
+        if (folder / POLICY_FILE).is_file():
+            return folder
+    return None
+
+
 def resolve_policy(
     spec: str | Path,
     run_dir: Path,
@@ -148,12 +157,9 @@ def resolve_policy(
     """
     from fusionrank.agents.policy import load_policy
 
-    path = Path(spec)
-    if (path / POLICY_FILE).is_file():
-        return load_policy(path)
-    saved = run_dir / "policies" / str(spec)
-    if (saved / POLICY_FILE).is_file():
-        return load_policy(saved)
+    folder = saved_policy_folder(spec, run_dir)
+    if folder is not None:
+        return load_policy(folder)
     if str(spec) in BUILT_IN:
         return built_in_policy(str(spec), run_dir, retriever, pages)
     available = [p.name for p in policy_folders(run_dir)] + list(BUILT_IN)
