@@ -34,10 +34,8 @@ from fusionrank.agents.ppo import (
 from fusionrank.envs.layout import RerankLayout
 
 if TYPE_CHECKING:
-    from fusionrank.config import RunConfig
     from fusionrank.envs.components import EnvComponents
     from fusionrank.envs.config import EnvConfig
-    from fusionrank.runs import RunFolder
 
 logger = logging.getLogger(__name__)
 
@@ -297,19 +295,4 @@ def agent_envs(
         fusion_scale=env_config.fusion_scale,
         default_weights=components.default_weights,
         context_dim=N_CONTEXT if kind == "session" else 0,
-    )
-
-
-def load_run_envs(config: RunConfig, run: RunFolder, kind: str) -> AgentEnvs:
-    """The envs of a run folder (its retriever, fitted simulator and logs).
-
-    Raises:
-        ValueError: If the run lacks a part; the message names the command that makes it.
-    """
-    from fusionrank.envs.components import load_components
-    from fusionrank.seeding import int_seed
-
-    components = load_components(run.path, config.envs)
-    return agent_envs(
-        components, config.envs, kind, config.agents.n_envs, int_seed(config.seed, "env")
     )

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from fusionrank.envs.config import EnvConfig
-from fusionrank.evaluation.traffic import QuerySampler
 from fusionrank.retrieval.pool import CandidatePool, fuse
 from fusionrank.retrieval.retriever import Retriever
+from fusionrank.runs import RunFolder
 from fusionrank.simulator.session import REFORMULATE, session_outcomes
+from fusionrank.simulator.traffic import QuerySampler
 from fusionrank.simulator.user_simulator import UserSimulator
 from fusionrank.types import CandidateBatch, LoggedPages, Query
 
@@ -154,34 +155,19 @@ class EnvComponents:
         )
 
 
-def load_components(run_dir: str | Path, config: EnvConfig) -> EnvComponents:
-    """Load a run's retriever (``retrieval/``), fitted simulator (``simulator/model``) and
-    logs (``world/data/logs.parquet``, or ``config.yaml``'s ``data`` section), and build.
+def load_components(run: RunFolder | str | Path, config: EnvConfig) -> EnvComponents:
+    """Load a run's retriever, fitted simulator and logs (its recorded inputs), and build.
 
     Raises:
         ValueError: If a part is missing; the message names the command that makes it.
     """
-    from fusionrank.config import load_config
+    from fusionrank.retrieval.stages import load_run_retriever
     from fusionrank.simulator.data import load_fit_data
 
-    run = Path(run_dir)
-    for part, command in (("retrieval", "index build"), ("simulator/model", "sim fit")):
-        if not (run / part).is_dir():
-            raise ValueError(
-                f"{run / part} is missing; run `fusionrank {command} --name {run.name}` first"
-            )
-    saved = run / "config.yaml"
-    data = load_config(saved).data if saved.is_file() else None
-    logs = (data.logs if data and data.logs else None) or run / "world" / "data" / "logs.parquet"
-    catalog = (data.catalog if data and data.catalog else None) or (
-        run / "world" / "data" / "catalog.parquet"
-    )
-    if not Path(logs).is_file() or not Path(catalog).is_file():
-        raise ValueError(
-            f"logs {logs} or catalog {catalog} not found; generate the world "
-            f"(`fusionrank world generate --name {run.name}`) or set data.logs and data.catalog"
-        )
-    pages, _ = load_fit_data(Path(logs), Path(catalog))
-    retriever = Retriever.load(run / "retrieval")
-    simulator = UserSimulator.load(run / "simulator" / "model", retriever)
+    run = RunFolder.at(run)
+    retriever = load_run_retriever(run)
+    run.require("the fitted simulator", run.simulator.model, "sim fit")
+    inputs = run.inputs()
+    pages, _ = load_fit_data(inputs.logs, inputs.catalog)
+    simulator = UserSimulator.load(run.simulator.model, retriever)
     return EnvComponents.build(retriever, simulator, pages, config)

@@ -14,6 +14,7 @@ from fusionrank.envs.core import Core, FusionCore, RerankCore
 from fusionrank.envs.registration import ENV_IDS
 from fusionrank.envs.session import SessionCore
 from fusionrank.envs.vector import BatchedVectorEnv, SB3VecEnv
+from fusionrank.runs import RunFolder
 
 CORES: dict[str, type[Core]] = {"fusion": FusionCore, "rerank": RerankCore, "session": SessionCore}
 BUILD_FIELDS = ("k", "k_per_modality")
@@ -21,9 +22,10 @@ BUILD_FIELDS = ("k", "k_per_modality")
 
 
 def resolve_components(
-    source: EnvComponents | str | Path, config: EnvConfig | None = None
+    source: EnvComponents | RunFolder | str | Path, config: EnvConfig | None = None
 ) -> EnvComponents:
-    """Prepared components for ``config``: loaded from a run folder, or the given ones.
+    """Prepared components for ``config``: loaded from a run folder (or its path), or the
+    given ones.
 
     Raises:
         ValueError: If given components were built for another ``k`` or pool size.

@@ -27,8 +27,9 @@ import numpy as np
 from fusionrank import progress
 from fusionrank.evaluation.config import EvaluationConfig
 from fusionrank.evaluation.stats import LiftResult, paired_lifts
-from fusionrank.evaluation.traffic import QuerySampler, Ranker, Reformulator, RelevanceJudge, ndcg
+from fusionrank.evaluation.traffic import Ranker, Reformulator, RelevanceJudge, ndcg
 from fusionrank.protocols import UserModel
+from fusionrank.simulator.traffic import QuerySampler
 from fusionrank.types import PAD
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,6 @@ runs/<name>/evaluation/ab-<a>-vs-<b>/figures.json  every number of the report
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,8 +39,10 @@ from fusionrank.evaluation.policies import policy_ranker, resolve_policy
 from fusionrank.evaluation.report import Report
 from fusionrank.evaluation.sections import add_ab, add_interleaving
 from fusionrank.evaluation.sequential import SequentialResult, msprt
-from fusionrank.evaluation.traffic import QuerySampler, Ranker
+from fusionrank.evaluation.traffic import Ranker
 from fusionrank.protocols import UserModel
+from fusionrank.runs import RunFolder
+from fusionrank.simulator.traffic import QuerySampler
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +66,6 @@ class PolicyAB:
     interleaving: dict[str, InterleavingResult]
     sessions_needed: dict[str, SessionsComparison | None]
     report: Path
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "policy"
 
 
 def _sessions_needed(
@@ -104,7 +101,7 @@ def _sessions_needed(
 
 
 def ab_policies(
-    run_dir: str | Path,
+    run_folder: RunFolder | str | Path,
     policy_a: str | Path,
     policy_b: str | Path,
     sessions: int | None = None,
@@ -117,19 +114,20 @@ def ab_policies(
     """Run the A/B, the mSPRT and interleaving of two policies; write the report.
 
     Args:
-        run_dir: The run folder (retriever, fitted simulator, policies, world).
+        run_folder: The run folder (retriever, fitted simulator, policies, world).
         policy_a, policy_b: Policy folders, names under ``policies/`` or built-ins
             (``default``, ``logging``, ``oracle``).
         sessions: Sessions per arm and world (default ``config.n_sessions``).
         seed: Root seed.
         config: The evaluation settings.
         truth: Also run on ShopWorld's hidden users.
-        out: Report folder (default ``run_dir/evaluation/ab-<a>-vs-<b>``).
+        out: Report folder (default the run's ``evaluation/ab-<a>-vs-<b>``).
     """
     config = config or EvaluationConfig()
     settings = SessionSettings.from_config(config)
     n = sessions or config.n_sessions
-    worlds = load_run_worlds(run_dir, settings, truth)
+    run_folder = RunFolder.at(run_folder)
+    worlds = load_run_worlds(run_folder, settings, truth)
     pair, names = _arms(worlds, (policy_a, policy_b), settings.slate_size * settings.max_pages)
     ab_seed, il_seed, one_seed = np.random.SeedSequence(seed).spawn(3)
     runs, sequential, interleaving, needed = {}, {}, {}, {}
@@ -151,7 +149,7 @@ def ab_policies(
             users, worlds.sampler, pair, interleaving[world], n, one_seed, settings,
             config.alpha, config.power,
         )  # fmt: skip
-    folder = Path(out) if out else worlds.run_dir / "evaluation" / _ab_folder(names)
+    folder = Path(out) if out else run_folder.evaluation.ab(*names)
     path = _write(folder, names, runs, sequential, interleaving, needed)
     return PolicyAB(names, runs, sequential, interleaving, needed, path)
 
@@ -162,16 +160,12 @@ def _arms(
     """The two policies as rankers of every traffic query, with their labels."""
     rankers, names = [], []
     for spec in specs:
-        policy = resolve_policy(spec, worlds.run_dir, worlds.retriever, worlds.pages)
+        policy = resolve_policy(spec, worlds.run, worlds.retriever, worlds.pages)
         rankers.append(policy_ranker(policy, worlds.retriever, worlds.queries, depth))
         names.append(Path(spec).name if (Path(spec) / "policy.json").is_file() else str(spec))
     if names[0] == names[1]:
         names = [f"{names[0]} (A)", f"{names[1]} (B)"]
     return (rankers[0], rankers[1]), (names[0], names[1])
-
-
-def _ab_folder(names: tuple[str, str]) -> str:
-    return f"ab-{_slug(names[0])}-vs-{_slug(names[1])}"
 
 
 def _write(

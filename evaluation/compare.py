@@ -30,8 +30,9 @@ from scipy import stats
 from fusionrank.evaluation.ab import SessionMetrics, SessionSettings, simulate_arms
 from fusionrank.evaluation.config import EvaluationConfig
 from fusionrank.evaluation.context import RunWorlds, load_run_worlds
-from fusionrank.evaluation.policies import policy_folders, policy_ranker, resolve_policy
+from fusionrank.evaluation.policies import policy_ranker, resolve_policy
 from fusionrank.evaluation.stats import LiftResult, paired_lifts
+from fusionrank.runs import RunFolder
 
 if TYPE_CHECKING:
     from fusionrank.agents.policy import Policy
@@ -119,17 +120,15 @@ def _policies(
     worlds: RunWorlds, specs: Sequence[str | Path] | None
 ) -> tuple[list[str], list[Policy], str, str | None]:
     """Resolve the arms; add the logging baseline and (ShopWorld) the oracle if absent."""
-    specs = list(specs) if specs else [str(p) for p in policy_folders(worlds.run_dir)]
-    policies = [resolve_policy(s, worlds.run_dir, worlds.retriever, worlds.pages) for s in specs]
+    specs = list(specs) if specs else [str(p) for p in worlds.run.policies.saved()]
+    policies = [resolve_policy(s, worlds.run, worlds.retriever, worlds.pages) for s in specs]
     kinds = [p.kind for p in policies]
     if "logging" not in kinds:
         specs.insert(0, "logging")
-        policies.insert(
-            0, resolve_policy("logging", worlds.run_dir, worlds.retriever, worlds.pages)
-        )
+        policies.insert(0, resolve_policy("logging", worlds.run, worlds.retriever, worlds.pages))
     if worlds.is_shopworld and "oracle-shopworld" not in kinds:
         specs.append("oracle")
-        policies.append(resolve_policy("oracle", worlds.run_dir, worlds.retriever))
+        policies.append(resolve_policy("oracle", worlds.run, worlds.retriever))
     taken: set[str] = set()
     labels = [_label(s, p, taken) for s, p in zip(specs, policies, strict=True)]
     kinds = [p.kind for p in policies]
@@ -155,7 +154,7 @@ def _gap(
 
 
 def compare_policies(
-    run_dir: str | Path,
+    run: RunFolder | str | Path,
     policies: Sequence[str | Path] | None = None,
     sessions: int | None = None,
     seed: int = 0,
@@ -167,7 +166,7 @@ def compare_policies(
     """Simulate every policy on the same traffic and write ``compare.html`` / ``.json``.
 
     Args:
-        run_dir: The run folder (retriever, fitted simulator, policies, world).
+        run: The run folder (retriever, fitted simulator, policies, world).
         policies: Policy folders, names under ``policies/`` or built-ins (``default``,
             ``logging``, ``oracle``); None: every saved policy of the run. The logging
             baseline, and on ShopWorld the oracle, are added when absent.
@@ -175,7 +174,7 @@ def compare_policies(
         seed: Root seed of the traffic, the users' draws and the bootstrap.
         config: The evaluation settings (default: the defaults).
         truth: Also run on ShopWorld's hidden users.
-        out: Report folder (default ``run_dir/evaluation``).
+        out: Report folder (default the run's ``evaluation/``).
 
     Returns:
         The :class:`ComparisonResult`, with ``report`` set to the HTML path.
@@ -183,7 +182,8 @@ def compare_policies(
     config = config or EvaluationConfig()
     settings = SessionSettings.from_config(config)
     n = sessions or config.n_sessions
-    worlds = load_run_worlds(run_dir, settings, truth)
+    run = RunFolder.at(run)
+    worlds = load_run_worlds(run, settings, truth)
     labels, chosen, baseline, oracle = _policies(worlds, policies)
     depth = settings.slate_size * settings.max_pages
     rankers = [policy_ranker(p, worlds.retriever, worlds.queries, depth) for p in chosen]
@@ -216,5 +216,5 @@ def compare_policies(
     )
     from fusionrank.evaluation.compare_report import write_comparison
 
-    path = write_comparison(result, Path(out) if out else Path(run_dir) / "evaluation")
+    path = write_comparison(result, Path(out) if out else run.evaluation.path)
     return ComparisonResult(**{**result.__dict__, "report": path})

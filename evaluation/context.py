@@ -24,9 +24,11 @@ import numpy as np
 import pandas as pd
 
 from fusionrank.evaluation.ab import SessionSettings
-from fusionrank.evaluation.traffic import QuerySampler, Reformulator, RelevanceJudge
-from fusionrank.io import read_json
+from fusionrank.evaluation.traffic import Reformulator, RelevanceJudge
 from fusionrank.protocols import UserModel
+from fusionrank.retrieval.stages import load_run_retriever
+from fusionrank.runs import RunFolder
+from fusionrank.simulator.traffic import QuerySampler
 from fusionrank.types import LoggedPages, Query
 
 if TYPE_CHECKING:
@@ -43,7 +45,7 @@ class RunWorlds:
     """A run's users and traffic for simulated A/B tests.
 
     Args:
-        run_dir: The run folder.
+        run: The run folder.
         retriever: The run's retriever.
         pages: The run's logged pages (catalog item indices).
         sampler: The traffic (first queries of logged sessions).
@@ -51,10 +53,10 @@ class RunWorlds:
         users: World label (``SIMULATOR``, ``TRUTH``) -> its users.
         reformulate: The rewording, or None.
         judge: The relevance judge for nDCG, or None.
-        truth_dir: ShopWorld's hidden-truth folder, or None for other runs.
+        is_shopworld: True when the run has ShopWorld's hidden truth.
     """
 
-    run_dir: Path
+    run: RunFolder
     retriever: Retriever
     pages: LoggedPages
     sampler: QuerySampler
@@ -62,34 +64,7 @@ class RunWorlds:
     users: Mapping[str, UserModel]
     reformulate: Reformulator | None
     judge: RelevanceJudge | None
-    truth_dir: Path | None
-
-    @property
-    def is_shopworld(self) -> bool:
-        return self.truth_dir is not None
-
-
-def _inputs(run_dir: Path) -> tuple[Path, Path]:
-    """The log and catalog files the simulator was fitted on (else the run's world)."""
-    fit = run_dir / "simulator" / "fit.json"
-    if fit.is_file():
-        fitted = read_json(fit)
-        return Path(fitted["logs"]), Path(fitted["catalog"])
-    data = run_dir / "world" / "data"
-    return data / "logs.parquet", data / "catalog.parquet"
-
-
-def _check_run(run_dir: Path) -> None:
-    needed = {
-        "retrieval": "fusionrank index build",
-        "simulator/model": "fusionrank sim fit",
-    }
-    for folder, command in needed.items():
-        if not (run_dir / folder).is_dir():
-            raise ValueError(
-                f"{run_dir / folder} is missing; an A/B needs the run's retriever and fitted "
-                f"simulator: run `{command} --name {run_dir.name}` first"
-            )
+    is_shopworld: bool
 
 
 def traffic_queries(
@@ -119,7 +94,7 @@ def traffic_queries(
 
 
 def load_run_worlds(
-    run_dir: str | Path, settings: SessionSettings, truth: bool = True
+    run: RunFolder | str | Path, settings: SessionSettings, truth: bool = True
 ) -> RunWorlds:
     """Load a run's retriever, logs, simulator and (ShopWorld, ``truth``) hidden truth.
 
@@ -127,40 +102,31 @@ def load_run_worlds(
         ValueError: If the run has no retriever or fitted simulator (the message names the
             command that makes it).
     """
-    from fusionrank.simulator.data import load_fit_data, run_featurizer
+    from fusionrank.simulator.data import load_fit_data
     from fusionrank.simulator.user_simulator import UserSimulator
 
-    run_dir = Path(run_dir)
-    _check_run(run_dir)
-    pages, catalog = load_fit_data(*_inputs(run_dir))
-    featurizer, which = run_featurizer(run_dir, catalog)
-    from fusionrank.retrieval.retriever import Retriever
-
-    if isinstance(featurizer, Retriever):
-        retriever = featurizer
-    else:
-        retriever = Retriever.load(run_dir / "retrieval")
-    logger.info("evaluation: simulator features from %s", which)
-    simulator = UserSimulator.load(run_dir / "simulator" / "model", featurizer)
+    run = RunFolder.at(run)
+    retriever = load_run_retriever(run)
+    run.require("the fitted simulator (an A/B needs it)", run.simulator.model, "sim fit")
+    inputs = run.inputs()
+    pages, _ = load_fit_data(inputs.logs, inputs.catalog)
+    simulator = UserSimulator.load(run.simulator.model, retriever)
     sampler = QuerySampler.from_pages(pages)
     texts = dict(zip(pages.query_ids.astype(str), pages.query_texts.astype(str), strict=True))
     users: dict[str, UserModel] = {SIMULATOR: simulator}
     reformulate: Reformulator | None = None
     judge: RelevanceJudge | None = None
-    truth_dir: Path | None = run_dir / "world" / "truth"
-    if truth_dir is not None and (truth_dir / "user_model.json").is_file():
+    if run.world.has_truth:
         from fusionrank.datasets.shopworld.truth import HiddenTruth
         from fusionrank.evaluation.shopworld import ShopWorldJudge, shopworld_reformulation
 
-        hidden = HiddenTruth.load(truth_dir)
+        hidden = HiddenTruth.load(run.world.truth)
         texts.update(zip(hidden.query_ids.astype(str), hidden.query_texts.astype(str), strict=True))
         reformulate, judge = shopworld_reformulation(hidden), ShopWorldJudge(hidden)
         if truth:
             users[TRUTH] = hidden
-    else:
-        truth_dir = None
     queries = traffic_queries(sampler, texts, reformulate, settings.max_reformulations)
     simulator.add_queries([q.query_id for q in queries], [q.text for q in queries])
     return RunWorlds(
-        run_dir, retriever, pages, sampler, queries, users, reformulate, judge, truth_dir
+        run, retriever, pages, sampler, queries, users, reformulate, judge, run.world.has_truth
     )

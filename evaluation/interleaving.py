@@ -23,8 +23,9 @@ from scipy import stats
 
 from fusionrank import progress
 from fusionrank.evaluation.power import Design, sample_size
-from fusionrank.evaluation.traffic import QuerySampler, Ranker
+from fusionrank.evaluation.traffic import Ranker
 from fusionrank.protocols import UserModel
+from fusionrank.simulator.traffic import QuerySampler
 from fusionrank.types import PAD
 
 logger = logging.getLogger(__name__)

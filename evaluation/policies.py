@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from fusionrank import progress
+from fusionrank.runs import RunFolder
 from fusionrank.types import PAD, LoggedPages, Query
 
 if TYPE_CHECKING:
@@ -121,18 +122,10 @@ def policy_ranker(
     return RankingTable(ids, ranked, policy.name)
 
 
-def policy_folders(run_dir: Path) -> list[Path]:
-    """Every saved policy under ``run_dir/policies/``, by folder name."""
-    root = run_dir / "policies"
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if (p / POLICY_FILE).is_file())
-
-
-def saved_policy_folder(spec: str | Path, run_dir: Path) -> Path | None:
+def saved_policy_folder(spec: str | Path, run: RunFolder | str | Path) -> Path | None:
     """The folder ``spec`` names: itself when ``Policy.save`` wrote it, else the policy
-    of that name under ``run_dir/policies/``; None when it is neither."""
-    for folder in (Path(spec), run_dir / "policies" / str(spec)):
+    of that name in the run's ``policies/``; None when it is neither."""
+    for folder in (Path(spec), RunFolder.at(run).policies.of(str(spec))):
         if (folder / POLICY_FILE).is_file():
             return folder
     return None
@@ -140,15 +133,15 @@ def saved_policy_folder(spec: str | Path, run_dir: Path) -> Path | None:
 
 def resolve_policy(
     spec: str | Path,
-    run_dir: Path,
+    run: RunFolder | str | Path,
     retriever: Retriever,
     pages: LoggedPages | None = None,
 ) -> Policy:
     """The policy a user named (see the module docstring for the names).
 
     Args:
-        spec: A policy folder, a name under ``run_dir/policies/`` or a built-in name.
-        run_dir: The run folder.
+        spec: A policy folder, a policy name of the run or a built-in name.
+        run: The run folder.
         retriever: The run's retriever (built-ins take its modality and feature names).
         pages: The run's logged pages (needed by ``logging``).
 
@@ -157,21 +150,22 @@ def resolve_policy(
     """
     from fusionrank.agents.policy import load_policy
 
-    folder = saved_policy_folder(spec, run_dir)
+    run = RunFolder.at(run)
+    folder = saved_policy_folder(spec, run)
     if folder is not None:
         return load_policy(folder)
     if str(spec) in BUILT_IN:
-        return built_in_policy(str(spec), run_dir, retriever, pages)
-    available = [p.name for p in policy_folders(run_dir)] + list(BUILT_IN)
+        return built_in_policy(str(spec), run, retriever, pages)
+    available = [p.name for p in run.policies.saved()] + list(BUILT_IN)
     raise ValueError(
         f"policy {str(spec)!r} is not a policy folder, nor a policy under "
-        f"{run_dir / 'policies'}, nor a built-in; use one of {', '.join(available)} "
+        f"{run.policies.path}, nor a built-in; use one of {', '.join(available)} "
         "or a folder written by Policy.save"
     )
 
 
 def built_in_policy(
-    name: str, run_dir: Path, retriever: Retriever, pages: LoggedPages | None
+    name: str, run: RunFolder, retriever: Retriever, pages: LoggedPages | None
 ) -> Policy:
     """``default``, ``logging`` (fitted from ``pages``) or ``oracle`` (ShopWorld only)."""
     from fusionrank.agents.baselines import DefaultOrder, LoggingPolicy, OracleShopWorld
@@ -184,5 +178,5 @@ def built_in_policy(
             raise ValueError("the 'logging' policy is fitted from logs; the run has none")
         return LoggingPolicy.fit(pages, modalities, features)
     if name == "oracle":
-        return OracleShopWorld.from_truth(run_dir / "world" / "truth", modalities, features)
+        return OracleShopWorld.from_truth(run.world.truth, modalities, features)
     raise ValueError(f"unknown built-in policy {name!r}; use one of {', '.join(BUILT_IN)}")

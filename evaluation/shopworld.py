@@ -14,7 +14,8 @@ import pandas as pd
 from fusionrank.datasets.shopworld.lexical import TfidfScorer
 from fusionrank.datasets.shopworld.logs import P_FIRST_VARIANT
 from fusionrank.datasets.shopworld.truth import HiddenTruth
-from fusionrank.evaluation.traffic import QuerySampler, dcg
+from fusionrank.retrieval.metrics import dcg
+from fusionrank.simulator.traffic import QuerySampler
 
 logger = logging.getLogger(__name__)
 

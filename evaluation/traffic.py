@@ -1,19 +1,19 @@
 """Simulated traffic: which queries arrive, and how relevance is judged.
 
 Both roles are small and independent of any particular user model, so that an A/B on the
-fitted simulator and one on ShopWorld's hidden truth draw the same kind of traffic.
+fitted simulator and one on ShopWorld's hidden truth draw the same kind of traffic. The
+traffic itself (:class:`~fusionrank.simulator.traffic.QuerySampler`) is the simulator's.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from fusionrank.types import LoggedPages
+from fusionrank.retrieval.metrics import dcg
 
 logger = logging.getLogger(__name__)
 
@@ -24,51 +24,6 @@ best first, ``PAD`` past the end; successive blocks of ``slate_size`` are the pa
 Reformulator = Callable[[np.ndarray], np.ndarray]
 """``reformulate(query_ids)``: object (B,) -> object (B,), the query a user types next.
 Deterministic, so both arms of an A/B see the same reformulations."""
-
-
-@dataclass(frozen=True, eq=False)
-class QuerySampler:
-    """Queries drawn with their traffic share.
-
-    Args:
-        query_ids: object, shape (Q,).
-        weights: float64, shape (Q,): non-negative, summing to 1.
-    """
-
-    query_ids: np.ndarray
-    weights: np.ndarray
-
-    def __post_init__(self) -> None:
-        if self.query_ids.shape != self.weights.shape or self.query_ids.ndim != 1:
-            raise ValueError(
-                f"query_ids {self.query_ids.shape} and weights {self.weights.shape} must both"
-                " be (Q,)"
-            )
-        if len(self.query_ids) == 0:
-            raise ValueError("a query sampler needs at least one query")
-        if np.any(self.weights < 0) or not np.isclose(self.weights.sum(), 1.0):
-            raise ValueError("weights must be non-negative and sum to 1")
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """object, shape (n,): n query ids drawn with replacement by weight."""
-        return self.query_ids[rng.choice(len(self.query_ids), size=n, p=self.weights)]
-
-    @classmethod
-    def from_counts(cls, query_ids: np.ndarray, counts: np.ndarray) -> QuerySampler:
-        counts = np.asarray(counts, dtype=np.float64)
-        keep = counts > 0
-        if not keep.any():
-            raise ValueError("every query count is 0; there is no traffic to sample")
-        return cls(np.asarray(query_ids, dtype=object)[keep], counts[keep] / counts[keep].sum())
-
-    @classmethod
-    def from_pages(cls, pages: LoggedPages) -> QuerySampler:
-        """The logs' traffic: the query of each session's first logged page."""
-        order = np.lexsort((pages.page, pages.timestamp, pages.session))
-        session = pages.session[order]
-        first = order[np.r_[True, session[1:] != session[:-1]]]
-        counts = np.bincount(pages.query[first], minlength=len(pages.query_ids))
-        return cls.from_counts(pages.query_ids, counts)
 
 
 @runtime_checkable
@@ -87,17 +42,6 @@ class RelevanceJudge(Protocol):
     def ideal_dcg(self, query_ids: np.ndarray, k: int) -> np.ndarray:
         """float64, shape (B,): DCG@k of the best possible ranking of each query."""
         ...
-
-
-def dcg(grades: np.ndarray, k: int) -> np.ndarray:
-    """DCG@k = sum_{r < k} (2^g_r - 1) / log2(r + 2), float64 shape (B,).
-
-    Args:
-        grades: float, shape (B, L), best-ranked first.
-    """
-    top = np.asarray(grades, dtype=np.float64)[:, :k]
-    discount = 1.0 / np.log2(np.arange(top.shape[1]) + 2.0)
-    return (np.expm1(top * np.log(2.0)) * discount).sum(axis=1)
 
 
 def ndcg(

@@ -113,8 +113,3 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         return RunConfig.model_validate(tree)
     except ValidationError as error:
         raise ValueError(format_validation_error(error, source)) from None
-
-
-def dump_config(config: BaseModel) -> str:
-    """The config as YAML, every field resolved (what ``load_config`` reads back)."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

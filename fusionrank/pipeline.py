@@ -1,22 +1,28 @@
-"""The main job, ``fusionrank demo``: the whole pipeline on ShopWorld, stage by stage.
+"""The main job, ``fusionrank demo``: the whole pipeline, stage by stage.
 
-Every stage is also its own command, and the run folder is the hand-off between them:
+Each stage calls one library function (the same one its own command calls) and the run
+folder is the hand-off between them:
 
 ```
-world       fusionrank world generate    runs/<name>/world/
-clip        fusionrank clip train        runs/<name>/retrieval/clip/
-index       fusionrank index build       runs/<name>/retrieval/
-simulator   fusionrank sim fit + report  runs/<name>/simulator/
-baselines   fusionrank baselines fit     runs/<name>/policies/{default-order,logging,...}/
-ppo-fusion  fusionrank train --env fusion  runs/<name>/policies/ppo-fusion/
-ppo-rerank  fusionrank train --env rerank  runs/<name>/policies/ppo-rerank/
-evaluate    fusionrank evaluate          runs/<name>/evaluation/compare.html
-report      (this module)                runs/<name>/report.html
+world       datasets.stages.prepare_world              fusionrank world generate
+clip        retrieval.stages.train_run_clip            fusionrank clip train
+index       retrieval.stages.build_run_index           fusionrank index build
+            (+ evaluation.retrieval.judge_run_retrieval on ShopWorld)
+simulator   simulator.stages.fit_run_simulator         fusionrank sim fit, sim report
+            (+ report_run_simulator)
+baselines   agents.baselines.stages.fit_run_baselines  fusionrank baselines fit
+ppo-fusion  agents.stages.train_run_policy             fusionrank train --env fusion
+ppo-rerank  agents.stages.train_run_policy             fusionrank train --env rerank
+evaluate    evaluation.compare.compare_policies        fusionrank evaluate
+report      summary.write_summary                      (part of demo)
 ```
 
-A stage that finished records its fingerprint (a hash of the config sections it reads, the
-seed and the fingerprint of the stage before it) in ``runs/<name>/stages/<stage>.json``;
-a rerun with the same fingerprint reuses it, ``--redo`` runs everything again.
+Reuse is content-addressed (see :mod:`fusionrank.manifest`): a stage's fingerprint hashes
+the config sections it reads, the seed, the content of the input files it reads and the
+content of what the stages it depends on wrote. A finished stage is reused while its
+fingerprint matches and its own outputs are intact, so editing an input file in place, or
+editing or deleting an output, re-runs exactly the stages it affects; ``--redo`` runs
+everything again.
 """
 
 from __future__ import annotations
@@ -25,61 +31,32 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Protocol
 
-import typer
-
-from fusionrank.cli import ConfigOption, NameOption, SeedOption, SetOption, console, run_config
 from fusionrank.config import RunConfig
-from fusionrank.io import read_json, write_json
-from fusionrank.runs import RunFolder
+from fusionrank.manifest import StageRecord, content_hash, hashes
+from fusionrank.runs import RunFolder, RunInputs
 
 logger = logging.getLogger(__name__)
 
-QUICK = [
-    "world.n_items=600",
-    "world.n_needs=60",
-    "world.n_pages=5000",
-    "world.image_size=48",
-    "retrieval.clip.steps=50",
-    "retrieval.clip.warmup_steps=5",
-    "agents.total_steps={fusion: 10000, rerank: 20000, session: 20000}",
-    "agents.eval_every=10000",
-    "agents.eval_pages=2048",
-    "evaluation.n_sessions=4000",
-]
 
-
-def fingerprint(section: Any, seed: int) -> str:
-    """A short hash of a config section and the seed, to know when a stage must rerun."""
-    text = json.dumps({"seed": seed, "section": section.model_dump(mode="json")}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+class StageResult(Protocol):
+    def summary(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
-class Invocation:
-    """How the demo was called: each stage command gets the same options."""
+class StageContext:
+    """What every stage gets: the run, its resolved config and its inputs."""
 
-    config_path: Path | None
-    overrides: list[str]
-    seed: int | None
-    name: str | None
-    resolved: RunConfig
+    run: RunFolder
+    config: RunConfig
+    inputs: RunInputs
 
-    @property
-    def run(self) -> RunFolder:
-        return RunFolder.for_config(self.resolved)
 
-    def options(self) -> dict[str, Any]:
-        return {
-            "config": self.config_path,
-            "overrides": self.overrides,
-            "seed": self.seed,
-            "name": self.name,
-        }
+Paths = Callable[[StageContext], list[Path]]
 
 
 @dataclass(frozen=True)
@@ -87,256 +64,371 @@ class Stage:
     """One step of the pipeline.
 
     Args:
-        name: Short name, also the marker file's name.
+        name: Short name (the manifest's key).
         title: What the stage does, for the progress display.
-        sections: Config sections the stage reads; a change in any reruns it and the rest.
-        run: Does the work; returns a summary for the marker and the final table.
-        outputs: Paths that must exist for a finished stage to be reused.
+        sections: Config sections the stage reads.
+        run: Does the work through a library stage function; returns its typed result.
+        reads: Input files the stage reads (content-hashed into its fingerprint).
+        after: Earlier stages whose outputs it reads (their content is hashed in too).
+        outputs: What it writes; a finished stage is reused only while these are intact.
     """
 
     name: str
     title: str
     sections: tuple[str, ...]
-    run: Callable[[Invocation], dict[str, Any]]
-    outputs: Callable[[RunFolder, RunConfig], list[Path]]
+    run: Callable[[StageContext], StageResult]
+    reads: Paths
+    after: tuple[str, ...]
+    outputs: Paths
 
 
-def own_data(config: RunConfig) -> bool:
-    """True when the config points at the user's own catalog and logs (no ShopWorld)."""
-    return config.data.catalog is not None and config.data.logs is not None
+@dataclass(frozen=True)
+class StageRun:
+    """One stage of a pipeline run: ``ran`` or ``reused``, and its manifest record."""
+
+    name: str
+    status: str
+    record: StageRecord
 
 
-def _world(call: Invocation) -> dict[str, Any]:
-    data = call.resolved.data
-    if own_data(call.resolved):
-        console.print(f"your own data: catalog {data.catalog}, logs {data.logs}; no ShopWorld")
-        return {"catalog": str(data.catalog), "logs": str(data.logs)}
-    if data.catalog is not None or data.logs is not None:
-        raise ValueError(
-            "data: set both data.catalog and data.logs to run on your own files, or neither "
-            "to run on ShopWorld"
-        )
-    from fusionrank.datasets.shopworld.world import generate_world
-
-    config = call.resolved
-    key = fingerprint(config.world, config.seed)
-    summary = generate_world(config.world, config.seed, call.run.world_dir, fingerprint=key)
-    keys = ("n_items", "n_queries", "n_pages", "n_sessions", "purchases_per_session")
-    return {k: summary[k] for k in keys if k in summary}
-
-
-def _clip(call: Invocation) -> dict[str, Any]:
-    from fusionrank.retrieval.cli import clip_train, run_catalog
-
-    settings = call.resolved.retrieval
-    reason = None
-    if not settings.image:
-        reason = "retrieval.image is false"
-    elif settings.clip.pretrained is not None:
-        reason = f"using your checkpoint {settings.clip.pretrained}"
-    elif not run_catalog(call.resolved).has_images:
-        reason = "the catalog has no image_path column: text and lexical retrieval only"
-    if reason is not None:
-        console.print(f"skipped: {reason}")
-        return {"skipped": reason}
-    clip_train(**call.options())
-    return {"checkpoint": str(call.run.path / "retrieval" / "clip" / "model.pt")}
+def stage_fingerprint(
+    stage: Stage, ctx: StageContext, upstream: Mapping[str, StageRecord]
+) -> tuple[str, dict[str, str | None]]:
+    """The stage's fingerprint and the content hashes of the files it reads."""
+    read = hashes(stage.reads(ctx))
+    sections = {name: getattr(ctx.config, name).model_dump(mode="json") for name in stage.sections}
+    text = json.dumps(
+        {
+            "seed": ctx.config.seed,
+            "sections": sections,
+            "read": sorted(read.values(), key=str),
+            "after": {name: dict(upstream[name].wrote) for name in stage.after},
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16], read
 
 
-def _index(call: Invocation) -> dict[str, Any]:
-    from fusionrank.retrieval.cli import index_build, retrieval_eval
-
-    index_build(**call.options())
-    if not own_data(call.resolved):  # ShopWorld knows the true relevance: judge retrieval
-        trained = (call.run.path / "retrieval" / "clip" / "model.pt").is_file()
-        retrieval_eval(**call.options(), grid_step=0.1, random_clip=trained)
-    return {"folder": str(call.run.path / "retrieval")}
-
-
-def _simulator(call: Invocation) -> dict[str, Any]:
-    from fusionrank.simulator.cli import fit, report
-
-    fit(**call.options())
-    report(**call.options())
-    fitted = read_json(call.run.path / "simulator" / "fit.json")
-    return {
-        "click_model": fitted["click_model"],
-        "report": str(call.run.path / "simulator" / "report" / "report.html"),
-    }
-
-
-def _baselines(call: Invocation) -> dict[str, Any]:
-    from fusionrank.agents.baselines.cli import fit
-
-    fit(**call.options())
-    return {"policies": str(call.run.path / "policies")}
+def output_hash(path: Path) -> str | None:
+    """The content hash of a stage's output; for a policy folder, of what decides its
+    scores (its files and ``policy.json`` without the training figures), so that a
+    retraining to the same weights counts as the same output."""
+    meta_path = path / "policy.json"
+    if not meta_path.is_file():
+        return content_hash(path)
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    decides = {k: v for k, v in meta.items() if k not in ("metrics", "version")}
+    digest = hashlib.sha256(json.dumps(decides, sort_keys=True).encode())
+    for item in sorted(p for p in path.rglob("*") if p.is_file() and p != meta_path):
+        digest.update(item.relative_to(path).as_posix().encode() + b"\0")
+        digest.update((content_hash(item) or "").encode())
+    return digest.hexdigest()
 
 
-def _ppo(env: Literal["fusion", "rerank"]) -> Callable[[Invocation], dict[str, Any]]:
-    def train_stage(call: Invocation) -> dict[str, Any]:
-        from fusionrank.agents.cli import train
+def run_stages(
+    ctx: StageContext,
+    stages: Sequence[Stage],
+    redo: bool = False,
+    announce: Callable[[int, Stage], None] | None = None,
+) -> list[StageRun]:
+    """Run (or reuse) each stage in order; returns one :class:`StageRun` per stage."""
+    manifest = ctx.run.manifest
+    done: dict[str, StageRecord] = {}
+    runs: list[StageRun] = []
+    for number, stage in enumerate(stages, start=1):
+        if announce is not None:
+            announce(number, stage)
+        key, read = stage_fingerprint(stage, ctx, done)
+        record = None if redo else manifest.is_current(stage.name, key, output_hash)
+        status = "reused"
+        if record is not None:
+            logger.info(
+                "%s: reused (finished before in %.1f s; --redo reruns)", stage.name, record.seconds
+            )
+        else:
+            manifest.forget(stage.name)
+            started = time.perf_counter()
+            result = stage.run(ctx)
+            seconds = time.perf_counter() - started
+            wrote = {str(p): output_hash(p) for p in stage.outputs(ctx)}
+            record = StageRecord(key, read, wrote, seconds, dict(result.summary()))
+            manifest.set_stage(stage.name, record)
+            status = "ran"
+        done[stage.name] = record
+        runs.append(StageRun(stage.name, status, record))
+    return runs
 
-        train(**call.options(), env=env)
-        return {"policy": str(call.run.path / "policies" / f"ppo-{env}")}
 
-    return train_stage
+# ------------------------------------------------------------------------ the stages
+def _catalog_files(ctx: StageContext) -> list[Path]:
+    """The catalog file and its image files (what the retrieval stages read)."""
+    from fusionrank.datasets import load_catalog
 
-
-def _evaluate(call: Invocation) -> dict[str, Any]:
-    from fusionrank.evaluation.cli import evaluate
-
-    evaluate(**call.options())
-    return {"report": str(call.run.path / "evaluation" / "compare.html")}
+    catalog = load_catalog(ctx.inputs.catalog, check_images=False)
+    return [ctx.inputs.catalog, *(catalog.image_paths() if catalog.has_images else [])]
 
 
-def _report(call: Invocation) -> dict[str, Any]:
+def _logs(ctx: StageContext) -> list[Path]:
+    return [ctx.inputs.logs]
+
+
+def _world(ctx: StageContext) -> StageResult:
+    from fusionrank.datasets.stages import prepare_world
+
+    data = ctx.config.data
+    return prepare_world(ctx.run, ctx.config.world, ctx.config.seed, data.catalog, data.logs)
+
+
+def _world_outputs(ctx: StageContext) -> list[Path]:
+    from fusionrank.datasets.stages import world_outputs
+
+    return world_outputs(ctx.run, ctx.inputs)
+
+
+def _clip(ctx: StageContext) -> StageResult:
+    from fusionrank.retrieval.stages import train_run_clip
+
+    return train_run_clip(ctx.run, ctx.config.retrieval, ctx.config.seed)
+
+
+def _clip_outputs(ctx: StageContext) -> list[Path]:
+    from fusionrank.retrieval.stages import clip_outputs, load_run_catalog
+
+    catalog = load_run_catalog(ctx.run, check_images=False)
+    return clip_outputs(ctx.run, ctx.config.retrieval, catalog)
+
+
+@dataclass(frozen=True)
+class _IndexStage:
+    """The index stage's result: the retriever, and on ShopWorld its judgement."""
+
+    index: StageResult
+    judged: StageResult | None
+
+    def summary(self) -> dict[str, Any]:
+        judged = {} if self.judged is None else dict(self.judged.summary())
+        return {**self.index.summary(), **judged}
+
+
+def _index(ctx: StageContext) -> StageResult:
+    from fusionrank.retrieval.stages import build_run_index
+
+    index = build_run_index(ctx.run, ctx.config.retrieval)
+    if not ctx.run.world.has_truth:
+        return _IndexStage(index, None)
+    from fusionrank.evaluation.retrieval import judge_run_retrieval
+
+    trained = ctx.run.retrieval.clip_model.is_file()
+    judged = judge_run_retrieval(
+        ctx.run, ctx.config.retrieval, ctx.config.seed, grid_step=0.1, random_clip=trained
+    )
+    return _IndexStage(index, judged)
+
+
+def _index_outputs(ctx: StageContext) -> list[Path]:
+    retrieval = ctx.run.retrieval
+    return [retrieval.index, *([retrieval.metrics] if ctx.run.world.has_truth else [])]
+
+
+@dataclass(frozen=True)
+class _SimulatorStage:
+    fit: StageResult
+    report: StageResult
+
+    def summary(self) -> dict[str, Any]:
+        return {**self.fit.summary(), **self.report.summary()}
+
+
+def _simulator(ctx: StageContext) -> StageResult:
+    from fusionrank.simulator.stages import fit_run_simulator, report_run_simulator
+
+    fit = fit_run_simulator(ctx.run, ctx.config.simulator)
+    report = report_run_simulator(ctx.run, ctx.config.simulator, ctx.config.seed)
+    return _SimulatorStage(fit, report)
+
+
+def _simulator_outputs(ctx: StageContext) -> list[Path]:
+    simulator = ctx.run.simulator
+    return [simulator.model, simulator.fit, simulator.report]
+
+
+def _baselines(ctx: StageContext) -> StageResult:
+    from fusionrank.agents.baselines.stages import fit_run_baselines
+
+    config = ctx.config
+    return fit_run_baselines(ctx.run, config.baselines, config.retrieval, config.seed)
+
+
+def _baseline_outputs(ctx: StageContext) -> list[Path]:
+    from fusionrank.agents.baselines.stages import baseline_outputs
+
+    return baseline_outputs(ctx.run)
+
+
+@dataclass(frozen=True)
+class _Trained:
+    result: Any
+
+    def summary(self) -> dict[str, Any]:
+        final = self.result.history[-1] if self.result.history else {}
+        return {
+            "policy": str(self.result.folder),
+            "version": self.result.policy.version,
+            "steps": self.result.steps,
+            "held_out_mean_reward": final.get("mean_reward"),
+            "default_order_mean_reward": self.result.default_eval.get("mean_reward"),
+        }
+
+
+def _ppo(kind: str) -> tuple[Callable[[StageContext], StageResult], Paths]:
+    def train(ctx: StageContext) -> StageResult:
+        from fusionrank.agents.stages import train_run_policy
+
+        config = ctx.config
+        return _Trained(train_run_policy(ctx.run, config.agents, config.envs, config.seed, kind))
+
+    def outputs(ctx: StageContext) -> list[Path]:
+        from fusionrank.agents.stages import policy_outputs
+
+        return policy_outputs(ctx.run, kind)
+
+    return train, outputs
+
+
+@dataclass(frozen=True)
+class _Compared:
+    report: Path
+
+    def summary(self) -> dict[str, Any]:
+        return {"report": str(self.report)}
+
+
+def _evaluate(ctx: StageContext) -> StageResult:
+    from fusionrank.evaluation.compare import compare_policies
+
+    config = ctx.config
+    result = compare_policies(ctx.run, None, None, config.seed, config=config.evaluation)
+    assert result.report is not None
+    return _Compared(result.report)
+
+
+def _evaluate_outputs(ctx: StageContext) -> list[Path]:
+    return [ctx.run.evaluation.compare_json, ctx.run.evaluation.compare_html]
+
+
+def _report(ctx: StageContext) -> StageResult:
     from fusionrank.summary import write_summary
 
-    path = write_summary(call.run, [s.name for s in STAGES])
-    return {"report": str(path)}
+    return _Compared(write_summary(ctx.run, [s.name for s in STAGES]))
 
 
-def _world_outputs(run: RunFolder, config: RunConfig) -> list[Path]:
-    return [] if own_data(config) else [run.data_dir, run.truth_dir]
-
+_ppo_fusion, _ppo_fusion_outputs = _ppo("fusion")
+_ppo_rerank, _ppo_rerank_outputs = _ppo("rerank")
+_POLICY_STAGES = ("baselines", "ppo-fusion", "ppo-rerank")
 
 STAGES: tuple[Stage, ...] = (
     Stage(
         "world",
-        "generate ShopWorld (skipped for your own data)",
+        "generate ShopWorld, or record your own catalog and logs",
         ("world", "data"),
         _world,
+        lambda ctx: [ctx.inputs.catalog, ctx.inputs.logs] if ctx.inputs.own_data else [],
+        (),
         _world_outputs,
     ),
     Stage(
         "clip",
-        "train the open_clip image model",
-        ("data", "retrieval"),
+        "train the open_clip image model (skipped without images)",
+        ("retrieval",),
         _clip,
-        lambda r, c: [],
+        _catalog_files,
+        ("world",),
+        _clip_outputs,
     ),
     Stage(
         "index",
-        "encode the catalog, build the FAISS indexes, judge retrieval",
-        ("data", "retrieval"),
+        "encode the catalog, build the FAISS indexes (ShopWorld: judge retrieval)",
+        ("retrieval",),
         _index,
-        lambda r, c: [r.path / "retrieval"],
+        _catalog_files,
+        ("world", "clip"),
+        _index_outputs,
     ),
     Stage(
         "simulator",
         "fit the user simulator, write its fidelity report",
-        ("data", "simulator"),
+        ("simulator",),
         _simulator,
-        lambda r, c: [r.path / "simulator" / "model", r.path / "simulator" / "report"],
+        _logs,
+        ("world", "index"),
+        _simulator_outputs,
     ),
     Stage(
         "baselines",
         "fit the baselines: default order, logging, static fusion, LambdaMART",
         ("baselines",),
         _baselines,
-        lambda r, c: [r.path / "policies" / "lambdamart", r.path / "policies" / "static-fusion"],
+        _logs,
+        ("index", "simulator"),
+        _baseline_outputs,
     ),
     Stage(
         "ppo-fusion",
         "train PPO for per-query fusion weights in the fitted simulator",
         ("envs", "agents"),
-        _ppo("fusion"),
-        lambda r, c: [r.path / "policies" / "ppo-fusion"],
+        _ppo_fusion,
+        _logs,
+        ("index", "simulator"),
+        _ppo_fusion_outputs,
     ),
     Stage(
         "ppo-rerank",
         "train PPO to re-rank the candidates in the fitted simulator",
         ("envs", "agents"),
-        _ppo("rerank"),
-        lambda r, c: [r.path / "policies" / "ppo-rerank"],
+        _ppo_rerank,
+        _logs,
+        ("index", "simulator"),
+        _ppo_rerank_outputs,
     ),
     Stage(
         "evaluate",
-        "simulated A/B of every policy, on the fitted simulator and the hidden users",
+        "simulated A/B of every policy (fitted simulator; ShopWorld: hidden users too)",
         ("evaluation",),
         _evaluate,
-        lambda r, c: [r.path / "evaluation" / "compare.json"],
+        _logs,
+        ("world", "index", "simulator", *_POLICY_STAGES),
+        _evaluate_outputs,
     ),
-    Stage("report", "write the run's report", (), _report, lambda r, c: [r.path / "report.html"]),
+    Stage(
+        "report",
+        "write the run's report",
+        (),
+        _report,
+        lambda ctx: [],
+        ("world", "index", "simulator", *_POLICY_STAGES, "evaluate"),
+        lambda ctx: [ctx.run.report_html],
+    ),
 )
 
 
-def stage_key(stage: Stage, config: RunConfig, previous: str) -> str:
-    """The stage's fingerprint: its config sections, the seed and the stage before it."""
-    sections = {name: getattr(config, name).model_dump(mode="json") for name in stage.sections}
-    text = json.dumps(
-        {"seed": config.seed, "previous": previous, "sections": sections}, sort_keys=True
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def resolve_inputs(run: RunFolder, config: RunConfig) -> RunInputs:
+    """The run's inputs before any stage runs: the user's own files, checked against each
+    other (``data.catalog``, ``data.logs``), or the ShopWorld files the world stage
+    will write.
 
+    Raises:
+        ValueError: If only one of the two is set, a file is missing or invalid; the
+            message names the config field.
+    """
+    from fusionrank.datasets.stages import check_inputs, own_data_inputs
 
-def run_stages(
-    call: Invocation, stages: tuple[Stage, ...] = STAGES, redo: bool = False
-) -> list[dict[str, Any]]:
-    """Run (or reuse) each stage in order; returns one record per stage."""
-    run = call.run
-    records: list[dict[str, Any]] = []
-    previous = ""
-    for number, stage in enumerate(stages, start=1):
-        key = stage_key(stage, call.resolved, previous)
-        marker = run.path / "stages" / f"{stage.name}.json"
-        done = read_json(marker) if marker.is_file() else None
-        reusable = (
-            not redo
-            and done is not None
-            and done.get("fingerprint") == key
-            and all(p.exists() for p in stage.outputs(run, call.resolved))
-        )
-        console.rule(f"[bold]{number}/{len(stages)} {stage.name}[/]: {stage.title}")
-        if reusable and done is not None:
-            console.print(f"reused (finished before in {done['seconds']:.1f} s; --redo reruns)")
-            record = {**done, "status": "reused"}
-        else:
-            marker.unlink(missing_ok=True)
-            started = time.perf_counter()
-            summary = stage.run(call)
-            seconds = time.perf_counter() - started
-            record = {"stage": stage.name, "fingerprint": key, "seconds": seconds}
-            record["summary"] = summary
-            write_json(marker, record)
-            record = {**record, "status": "ran"}
-        records.append(record)
-        previous = key
-    return records
-
-
-def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
-
-
-def demo(
-    config: ConfigOption = None,
-    overrides: SetOption = None,
-    seed: SeedOption = None,
-    name: NameOption = None,
-    quick: Annotated[bool, typer.Option(help="A small world that runs in about a minute.")] = False,
-    redo: Annotated[bool, typer.Option(help="Rerun stages whose output exists.")] = False,
-) -> None:
-    """Run the main job on the embedded default world (ShopWorld), stage by stage."""
-    from rich.table import Table
-
-    extra = [*(QUICK if quick else []), *(overrides or [])]
-    if quick and name is None and config is None:
-        name = "shopworld-quick"
-    resolved = run_config(config, extra, seed, name)
-    call = Invocation(config, extra, seed, name, resolved)
-    call.run.save_config(resolved)
-    started = time.perf_counter()
-    records = run_stages(call, redo=redo)
-    table = Table(title=f"fusionrank demo: {call.run.path}")
-    for column in ("stage", "status", "seconds"):
-        table.add_column(column)
-    for record in records:
-        table.add_row(record["stage"], record["status"], f"{record['seconds']:.1f}")
-    console.print(table)
-    console.print(f"total {time.perf_counter() - started:.1f} s")
-    path = call.run.path
-    console.print(f"report:       {path / 'report.html'}")
-    console.print(f"policies:     {path / 'policies'}")
-    console.print(f"TensorBoard:  tensorboard --logdir {path / 'tensorboard'}")
-    console.print(f"serve:        fusionrank serve --run {path}")
+    own = own_data_inputs(config.data.catalog, config.data.logs)
+    if own is None:
+        return RunInputs(run.world.catalog, run.world.logs, own_data=False)
+    check_inputs(own)
+    return own

@@ -23,13 +23,17 @@ METRICS = (
     ("ctr", "CTR"),
     ("ndcg", "nDCG@10"),
 )
-LINKS = (
-    ("fidelity report of the fitted simulator", "simulator/report/report.html"),
-    ("policy comparison (A/B of every policy, with plots)", "evaluation/compare.html"),
-    ("baselines: fit times and held-out metrics", "policies/baselines.json"),
-    ("retrieval quality by query intent", "retrieval/metrics/eval.json"),
-    ("the resolved config of this run", "config.yaml"),
-)
+
+
+def links(run: RunFolder) -> list[tuple[str, Path]]:
+    """The stage reports the run's report links to."""
+    return [
+        ("fidelity report of the fitted simulator", run.simulator.report_html),
+        ("policy comparison (A/B of every policy, with plots)", run.evaluation.compare_html),
+        ("baselines: fit times and held-out metrics", run.policies.baselines_summary),
+        ("retrieval quality by query intent", run.retrieval.metrics / "eval.json"),
+        ("the resolved config of this run", run.config_path),
+    ]
 
 
 def results_rows(compare: dict[str, Any]) -> dict[str, list[list[Any]]]:
@@ -92,12 +96,12 @@ def write_summary(run: RunFolder, stage_names: Sequence[str]) -> Path:
     report = Report(f"fusionrank run: {run.path.name}")
     stages = []
     for name in stage_names:
-        marker = run.path / "stages" / f"{name}.json"
-        if marker.is_file():
-            stages.append([name, read_json(marker)["seconds"]])
+        record = run.manifest.stage(name)
+        if record is not None:
+            stages.append([name, record.seconds])
     report.heading("Stages")
     report.table("stages", ["stage", "seconds"], stages)
-    compare_path = run.path / "evaluation" / "compare.json"
+    compare_path = run.evaluation.compare_json
     if compare_path.is_file():
         compare = read_json(compare_path)
         worlds = results_rows(compare)
@@ -119,11 +123,11 @@ def write_summary(run: RunFolder, stage_names: Sequence[str]) -> Path:
         figure, data = purchases_figure(worlds)
         report.figure("purchases", figure, data, "Purchases per session by policy and world.")
     report.heading("Stage reports")
-    present = [(label, href) for label, href in LINKS if (run.path / href).exists()]
-    report.links(present)
-    tensorboard = run.path / "tensorboard"
+    present = [(label, p.relative_to(run.path)) for label, p in links(run) if p.exists()]
+    report.links([(label, href.as_posix()) for label, href in present])
+    tensorboard = run.tensorboard
     report.text(
         f"Training curves: tensorboard --logdir {os.fspath(tensorboard)}. "
         f"Serve the trained re-ranker: fusionrank serve --run {os.fspath(run.path)}"
     )
-    return report.write(run.path, "report.html", "report.json")
+    return report.write(run.path, run.report_html.name, run.report_json.name)

@@ -17,11 +17,15 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def discounted_gain(grades: np.ndarray, k: int) -> np.ndarray:
-    """``DCG@k`` per row of grades (B, K), float64 (B,)."""
-    top = grades[:, :k].astype(np.float64)
-    discounts = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
-    return ((2.0**top - 1.0) * discounts).sum(axis=1)
+def dcg(grades: np.ndarray, k: int) -> np.ndarray:
+    """DCG@k = sum_{r < k} (2^g_r - 1) / log2(r + 2), float64 shape (B,).
+
+    Args:
+        grades: float, shape (B, L), best-ranked first.
+    """
+    top = np.asarray(grades, dtype=np.float64)[:, :k]
+    discount = 1.0 / np.log2(np.arange(top.shape[1]) + 2.0)
+    return (np.expm1(top * np.log(2.0)) * discount).sum(axis=1)
 
 
 def retrieval_metrics(
@@ -50,10 +54,8 @@ def retrieval_metrics(
         found = relevant[:, :k].sum(axis=1)
         cap = np.minimum(k, n_relevant)
         out[f"recall@{k}"] = np.where(cap > 0, found / np.maximum(cap, 1), np.nan)
-        ideal = discounted_gain(ideal_grades, k)
-        out[f"ndcg@{k}"] = np.where(
-            ideal > 0, discounted_gain(grades, k) / np.maximum(ideal, 1e-12), 0.0
-        )
+        ideal = dcg(ideal_grades, k)
+        out[f"ndcg@{k}"] = np.where(ideal > 0, dcg(grades, k) / np.maximum(ideal, 1e-12), 0.0)
     first = np.argmax(relevant, axis=1)
     out["mrr"] = np.where(relevant.any(axis=1), 1.0 / (first + 1), 0.0)
     return out

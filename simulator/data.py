@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from fusionrank.protocols import PairFeaturizer
+from fusionrank.runs import RunFolder
 from fusionrank.simulator.featurizer import CatalogFeaturizer
 from fusionrank.types import Catalog, LoggedPages
 
@@ -73,22 +73,15 @@ def catalog_prices(catalog: Catalog) -> np.ndarray | None:
     return pd.to_numeric(catalog.table["price"], errors="coerce").fillna(0.0).to_numpy(np.float64)
 
 
-def run_featurizer(run_dir: Path, catalog: Catalog) -> tuple[PairFeaturizer, str]:
-    """The run's retriever when ``run_dir/retrieval`` holds one, else a catalog featurizer.
+def run_featurizer(run: RunFolder, catalog: Catalog) -> tuple[PairFeaturizer, str]:
+    """The run's retriever when it has one (``fusionrank index build``), else a catalog
+    featurizer.
 
     Returns:
         The featurizer and a sentence that says which one it is.
     """
-    folder = run_dir / "retrieval"
-    if folder.is_dir():
-        try:
-            retrieval = importlib.import_module("fusionrank.retrieval")
-        except ModuleNotFoundError:
-            retrieval = None
-        retriever_class = getattr(retrieval, "Retriever", None)
-        if retriever_class is not None and hasattr(retriever_class, "load"):
-            retriever = retriever_class.load(folder)
-            if isinstance(retriever, PairFeaturizer):
-                return retriever, f"the run's retriever in {folder}"
-        logger.warning("%s exists but holds no loadable retriever; using the catalog", folder)
+    if run.retrieval.exists:
+        from fusionrank.retrieval.stages import load_run_retriever
+
+        return load_run_retriever(run), f"the run's retriever in {run.retrieval.path}"
     return CatalogFeaturizer(catalog), "the catalog featurizer (text TF-IDF, prices)"

@@ -1,12 +1,13 @@
 """Fitting every baseline of a run: what ``fusionrank baselines fit`` does.
 
 ```
-runs/<name>/policies/default-order/   DefaultOrder
-runs/<name>/policies/logging/         LoggingPolicy (every logged page)
-runs/<name>/policies/static-fusion/   StaticFusion (fitted simulator, logged traffic)
-runs/<name>/policies/lambdamart/      LambdaMART (the simulator's training sessions)
-runs/<name>/policies/baselines.json   fit seconds and metrics of each
+default-order/   DefaultOrder
+logging/         LoggingPolicy (every logged page)
+static-fusion/   StaticFusion (fitted simulator, logged traffic)
+lambdamart/      LambdaMART (the simulator's training sessions)
+baselines.json   fit seconds and metrics of each
 ```
+all in the run's policy folders (:class:`~fusionrank.runs.PolicyFolders`).
 The oracle is never written here: it reads the hidden truth, so evaluation builds it.
 """
 
@@ -16,7 +17,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from fusionrank.agents.baselines.static_fusion import StaticFusion
 from fusionrank.agents.policy import Policy
 from fusionrank.io import write_json
 from fusionrank.retrieval.pool import FUSED_SCORE
+from fusionrank.runs import PolicyFolders
 from fusionrank.types import LoggedPages
 
 if TYPE_CHECKING:
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
     from fusionrank.simulator.user_simulator import UserSimulator
 
 logger = logging.getLogger(__name__)
-
-POLICIES_DIR = "policies"
-SUMMARY_FILE = "baselines.json"
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,17 +115,18 @@ def fit_baselines(
     return fitted
 
 
-def save_baselines(fitted: dict[str, tuple[Policy, float]], run_dir: Path) -> dict[str, Any]:
-    """Save each policy to ``run_dir/policies/<name>/`` and the summary beside them."""
-    folder = run_dir / POLICIES_DIR
+def save_baselines(
+    fitted: dict[str, tuple[Policy, float]], policies: PolicyFolders
+) -> dict[str, Any]:
+    """Save each policy to ``policies/<name>/`` and the summary beside them."""
     summary: dict[str, Any] = {}
     for name, (policy, seconds) in fitted.items():
-        policy.save(folder / name)
+        policy.save(policies.of(name))
         summary[name] = {
             "kind": policy.kind,
             "version": policy.version,
             "fit_seconds": round(seconds, 2),
             "metrics": policy.metrics,
         }
-    write_json(folder / SUMMARY_FILE, summary)
+    write_json(policies.baselines_summary, summary)
     return summary

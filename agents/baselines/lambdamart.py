@@ -255,7 +255,7 @@ def logged_ndcg(scores: np.ndarray, labels: np.ndarray, shown: np.ndarray, k: in
     Returns:
         float64, shape (N',): one value per page with a positive label.
     """
-    from fusionrank.evaluation.traffic import dcg
+    from fusionrank.retrieval.metrics import dcg
 
     key = np.where(shown, -np.asarray(scores, dtype=np.float64), np.inf)
     order = np.argsort(key, axis=1, kind="stable")

@@ -60,7 +60,7 @@ def logged_traffic(pages: LoggedPages) -> tuple[list[Query], np.ndarray]:
     Returns:
         ``(queries, share)``: Q queries and float64 (Q,) shares summing to 1.
     """
-    from fusionrank.evaluation.traffic import QuerySampler
+    from fusionrank.simulator.traffic import QuerySampler
 
     sampler = QuerySampler.from_pages(pages)
     position = {str(q): i for i, q in enumerate(pages.query_ids)}

@@ -24,11 +24,11 @@ from fusionrank.agents.baselines import (
     examination_propensities,
     simplex_grid,
 )
-from fusionrank.agents.baselines.cli import load_inputs
 from fusionrank.agents.baselines.fitting import FitInputs, fit_baselines
+from fusionrank.agents.baselines.stages import load_fit_inputs
 from fusionrank.agents.baselines.static_fusion import FusionObjective, logged_traffic
 from fusionrank.agents.policy import Policy, load_policy, rank_candidates
-from fusionrank.cli import _register, app
+from fusionrank.cli import app, register_commands
 from fusionrank.config import RunConfig, load_config
 from fusionrank.datasets import load_catalog
 from fusionrank.datasets.shopworld.truth import HiddenTruth
@@ -69,7 +69,7 @@ def run(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = RetrievalConfig(image=False, threads=1, k_per_modality=40, k=30)
     Retriever.build(catalog, config, folder / "retrieval").save(folder / "retrieval")
     runner = CliRunner()
-    _register()
+    register_commands()
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         invoke(runner, "sim", "fit")
@@ -85,7 +85,7 @@ def resolved(run: Path) -> RunConfig:
 
 @pytest.fixture(scope="module")
 def inputs(run: Path, resolved: RunConfig) -> FitInputs:
-    return load_inputs(resolved, RunFolder(run))
+    return load_fit_inputs(RunFolder(run), resolved.retrieval)
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +211,7 @@ def test_logging_policy_puts_logged_items_first_by_logged_position(saved, inputs
 def test_fit_without_a_simulator_says_what_to_run(tmp_path, tiny_world, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shutil.copytree(tiny_world, tmp_path / "runs" / "bare" / "world")
-    _register()
+    register_commands()
     result = CliRunner().invoke(app, ["baselines", "fit", "--name", "bare"])
     assert isinstance(result.exception, ValueError)
     assert "index build" in str(result.exception) or "sim fit" in str(result.exception)

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from fusionrank.cli import _register, app
+from fusionrank.cli import app, register_commands
 from fusionrank.config import load_config
 from fusionrank.envs import EnvComponents, EnvConfig, make_core, make_env
 from tests.envs.conftest import ENV_CONFIG
@@ -68,7 +68,7 @@ def test_envs_check_command_loads_a_run(
     env_components.retriever.save(run / "retrieval")
     env_components.simulator.save(run / "simulator" / "model")
     monkeypatch.chdir(tmp_path)
-    _register()
+    register_commands()
     overrides = ["--set", "envs.k=20", "--set", "envs.slate_size=5", "--set", "envs.batch_size=8"]
     result = CliRunner().invoke(app, ["envs", "check", "--name", "tiny", *overrides])
     assert result.exit_code == 0, result.output

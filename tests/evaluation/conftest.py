@@ -18,7 +18,8 @@ from fusionrank.evaluation.shopworld import (
     shopworld_reformulation,
     shopworld_traffic,
 )
-from fusionrank.evaluation.traffic import QuerySampler, Reformulator
+from fusionrank.evaluation.traffic import Reformulator
+from fusionrank.simulator.traffic import QuerySampler
 
 POOL_SIZE = 30
 

@@ -11,7 +11,8 @@ from fusionrank.evaluation.ab import SessionSettings, run_ab, simulate_arms
 from fusionrank.evaluation.power import power_at, sample_size
 from fusionrank.evaluation.rankers import ScoreTable
 from fusionrank.evaluation.stats import paired_lifts
-from fusionrank.evaluation.traffic import QuerySampler, dcg
+from fusionrank.retrieval.metrics import dcg
+from fusionrank.simulator.traffic import QuerySampler
 
 SETTINGS = SessionSettings(slate_size=10, max_pages=3, max_reformulations=1, batch_size=2000)
 

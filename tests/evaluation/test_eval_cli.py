@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from fusionrank.cli import _register, app
+from fusionrank.cli import app, register_commands
 from fusionrank.datasets import load_logs, logs_to_pages
 from fusionrank.io import read_json
 
 
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
-    _register()
+    register_commands()
     return CliRunner()
 
 

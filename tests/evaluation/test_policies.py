@@ -105,9 +105,9 @@ def test_compare_policies_on_common_traffic(tiny_run, tmp_path):
 
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
-    from fusionrank.cli import _register
+    from fusionrank.cli import register_commands
 
-    _register()
+    register_commands()
     return CliRunner()
 
 

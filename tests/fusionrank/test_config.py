@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fusionrank.config import RunConfig, dump_config, load_config
+from fusionrank.config import RunConfig, load_config
+from fusionrank.runs import dump_config
 from fusionrank.seeding import STREAMS, int_seed, rng
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

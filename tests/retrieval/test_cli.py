@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from fusionrank.cli import _register, app
+from fusionrank.cli import app, register_commands
 from fusionrank.datasets import DataValidationError
 from fusionrank.io import read_json
 
@@ -39,7 +39,7 @@ def run_dir(tiny_world: Path, retrieval_folder: Path, tiny_retriever, tmp_path_f
 
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
-    _register()
+    register_commands()
     return CliRunner()
 
 

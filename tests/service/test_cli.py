@@ -9,13 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from fusionrank.agents.policy import load_policy
-from fusionrank.cli import _register, app
+from fusionrank.cli import app, register_commands
 from fusionrank.service.export import OnnxScorer, onnx_session, sample_inputs
 
 
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
-    _register()
+    register_commands()
     return CliRunner()
 
 

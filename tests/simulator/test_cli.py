@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from fusionrank.cli import _register, app
+from fusionrank.cli import app, register_commands
 from fusionrank.datasets import DataValidationError
 from fusionrank.io import read_json
 from fusionrank.simulator.data import load_fit_data
@@ -18,7 +18,7 @@ from fusionrank.simulator.data import load_fit_data
 
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
-    _register()
+    register_commands()
     return CliRunner()
 
 

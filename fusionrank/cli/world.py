@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from fusionrank.cli import ConfigOption, NameOption, SeedOption, SetOption, console, run_config
-from fusionrank.runs import RunFolder
+from fusionrank.cli.console import print_summary
+from fusionrank.cli.options import ConfigOption, NameOption, SeedOption, SetOption, resolve_run
 
 world_app = typer.Typer(
     help="Generate ShopWorld, the embedded default world.", no_args_is_help=True
@@ -20,19 +19,6 @@ data_app = typer.Typer(help="Check catalogs and logs before using them.", no_arg
 def register(app: typer.Typer) -> None:
     app.add_typer(world_app, name="world")
     app.add_typer(data_app, name="data")
-
-
-def print_summary(title: str, summary: dict[str, Any]) -> None:
-    table = Table(title=title, show_header=False, title_justify="left")
-    for key, value in summary.items():
-        if isinstance(value, float):
-            value = f"{value:,.4g}"
-        elif isinstance(value, list):
-            value = ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value)
-        elif isinstance(value, dict):
-            value = ", ".join(f"{k}: {v}" for k, v in value.items())
-        table.add_row(key, str(value))
-    console.print(table)
 
 
 @world_app.command("generate")
@@ -46,15 +32,17 @@ def generate(
     ] = None,
 ) -> None:
     """Generate a ShopWorld: catalog, images and logs, and its hidden truth apart."""
-    from fusionrank.datasets.shopworld.world import generate_world
+    resolved, run = resolve_run(config, overrides, seed, name)
+    if out is not None:
+        from fusionrank.datasets.shopworld.world import generate_world
 
-    resolved = run_config(config, overrides, seed, name)
-    run = RunFolder.for_config(resolved)
-    target = out or run.world_dir
-    if out is None:
-        run.save_config(resolved)
-    summary = generate_world(resolved.world, resolved.seed, target)
-    print_summary(f"ShopWorld in {target}", summary)
+        print_summary(f"ShopWorld in {out}", generate_world(resolved.world, resolved.seed, out))
+        return
+    from fusionrank.datasets.stages import prepare_world
+
+    run.save_config(resolved)
+    result = prepare_world(run, resolved.world, resolved.seed)
+    print_summary(f"ShopWorld in {run.world.path}", result.figures)
 
 
 @data_app.command("validate")

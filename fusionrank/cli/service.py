@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from fusionrank.cli import ConfigOption, SetOption, console, run_config
+from fusionrank.cli.console import console, print_summary
+from fusionrank.cli.options import ConfigOption, SetOption, run_config
 from fusionrank.service.config import ServiceConfig
 
 RunOption = Annotated[
@@ -88,7 +89,6 @@ def export(
 ) -> None:
     """Export the policy's scoring network to ONNX and check it against the training one."""
     from fusionrank.agents.policy import load_policy
-    from fusionrank.datasets.cli import print_summary
     from fusionrank.io import atomic_path
     from fusionrank.service.export import (
         OnnxScorer,

@@ -16,6 +16,8 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,9 +26,12 @@ import pandas as pd
 from fusionrank import progress
 from fusionrank.datasets.shopworld.needs import INTENTS
 from fusionrank.datasets.shopworld.truth import HiddenTruth
+from fusionrank.io import atomic_path, write_json
+from fusionrank.retrieval.config import RetrievalConfig
 from fusionrank.retrieval.metrics import retrieval_metrics
 from fusionrank.retrieval.pool import CandidatePool, fuse
 from fusionrank.retrieval.retriever import Retriever
+from fusionrank.runs import RunFolder
 from fusionrank.types import Query
 
 logger = logging.getLogger(__name__)
@@ -171,3 +176,64 @@ def _table(conditions: dict[str, dict[str, np.ndarray]], intent: np.ndarray) -> 
             row.update({m: float(np.nanmean(metrics[m][chosen])) for m in METRICS})
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True, eq=False)
+class RetrievalJudgement:
+    """Retrieval quality of a run on ShopWorld.
+
+    Args:
+        table: One row per (condition, intent): ``n_queries`` and :data:`METRICS`.
+        facts: The fusion rule, modality names, default and mean best weights.
+        folder: Where ``eval.csv`` and ``eval.json`` were written.
+    """
+
+    table: pd.DataFrame
+    facts: dict[str, Any]
+    folder: Path
+
+    def summary(self) -> dict[str, Any]:
+        rows = self.table[self.table["intent"] == "all"]
+        return {
+            "folder": str(self.folder),
+            **{f"recall@10 {r.condition}": float(r["recall@10"]) for _, r in rows.iterrows()},
+        }
+
+
+def judge_run_retrieval(
+    run: RunFolder,
+    config: RetrievalConfig,
+    seed: int,
+    grid_step: float = 0.1,
+    random_clip: bool = True,
+) -> RetrievalJudgement:
+    """Judge the run's retriever against ShopWorld's hidden relevance, by query intent
+    (with a random-weights CLIP of the same architecture when ``random_clip``), and write
+    ``run.retrieval.metrics/eval.{csv,json}``.
+
+    Raises:
+        ValueError: If the run has no hidden truth (not ShopWorld) or no index.
+    """
+    from fusionrank.retrieval.stages import load_run_catalog, load_run_retriever
+
+    if not run.world.has_truth:
+        raise ValueError(
+            f"run {run.name!r} has no hidden truth ({run.world.truth}): retrieval can be "
+            "judged on ShopWorld only"
+        )
+    truth = HiddenTruth.load(run.world.truth)
+    retriever = load_run_retriever(run, config)
+    baseline = None
+    if random_clip and "image" in retriever.modality_names:
+        from fusionrank.retrieval.clip import load_clip
+        from fusionrank.seeding import int_seed
+
+        clip = load_clip(retriever.manifest["clip"]["model"], None, int_seed(seed, "clip"))
+        catalog = load_run_catalog(run)
+        baseline = Retriever.build(catalog, retriever.config, run.retrieval.path, clip=clip)
+    table, facts = evaluate(retriever, truth, grid_step, baseline)
+    out = run.retrieval.metrics
+    with atomic_path(out / "eval.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    write_json(out / "eval.json", {"table": table.to_dict(orient="records"), **facts})
+    return RetrievalJudgement(table, facts, out)
