@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fusionrank-installed
 
-.PHONY: install demo test lint typecheck clean
+.PHONY: install demo test lint typecheck imports clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/python scripts/typecheck.py
+
+# lint-imports (import-linter) over the package's link tree: layers only look down.
+imports: $(STAMP)
+	$(BIN)/python scripts/lint_imports.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -309,8 +309,7 @@ class RunFolder:
         """``path``, or a ValueError naming the command that makes ``what``."""
         if not path.exists():
             raise ValueError(
-                f"{path} is missing ({what}); run `fusionrank {command} --name {self.name}` "
-                "first"
+                f"{path} is missing ({what}); run `fusionrank {command} --name {self.name}` first"
             )
         return path
 

@@ -78,6 +78,44 @@ def _training_pairs(
     return torch.cat(chunks), [texts[r] for r in rows]
 
 
+def _train_steps(
+    model: Any, pixels: Any, tokens: Any, config: ClipConfig, generator: np.random.Generator
+) -> list[list[float]]:
+    """``config.steps`` optimiser steps of ClipLoss on batches of the pairs; returns the
+    logged ``[step, loss]`` pairs."""
+    import open_clip
+    import torch
+
+    model.train()
+    optimizer = _optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: learning_rate_factor(step, config)
+    )
+    loss_fn = open_clip.ClipLoss()
+    n_pairs = int(tokens.shape[0])
+    batch = min(config.batch_size, n_pairs)
+    order, cursor, losses = generator.permutation(n_pairs), 0, []
+    with progress.task("clip: train", total=config.steps) as advance:
+        for step in range(config.steps):
+            if cursor + batch > len(order):
+                order, cursor = generator.permutation(n_pairs), 0
+            rows = torch.from_numpy(order[cursor : cursor + batch])
+            cursor += batch
+            image_features, text_features, logit_scale = model(pixels[rows], tokens[rows])[:3]
+            loss = loss_fn(image_features, text_features, logit_scale)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            with torch.no_grad():  # as open_clip: the temperature stays below 100
+                model.logit_scale.clamp_(0, math.log(100))
+            if step % LOG_EVERY == 0 or step == config.steps - 1:
+                losses.append([step, round(loss.item(), 4)])
+            advance(1)
+    model.eval()
+    return losses
+
+
 def train_clip(
     catalog: Catalog, config: ClipConfig, seed: int, out: Path, threads: int = 2
 ) -> dict[str, Any]:
@@ -97,63 +135,32 @@ def train_clip(
         ValueError: If the catalog has no images, one is missing, or the starting
             checkpoint is of another architecture.
     """
-    import open_clip
-    import torch
-
     if not catalog.has_images:
         raise ValueError("the catalog has no 'image_path' column: there is nothing to train on")
     if len(catalog) < 2:
         raise ValueError("CLIP training needs at least 2 catalog items with images")
     set_threads(threads)
-    torch_seed = int_seed(seed, "clip")
-    clip = load_clip(config.model, config.pretrained, seed=torch_seed)
+    clip = load_clip(config.model, config.pretrained, seed=int_seed(seed, "clip"))
     generator = rng(seed, "clip")
     pixels, texts = _training_pairs(catalog, config, clip.preprocess, generator)
-    tokens = clip.tokenizer(texts)
-    model = clip.model
-    model.train()
-    optimizer = _optimizer(model, config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: learning_rate_factor(step, config)
-    )
-    loss_fn = open_clip.ClipLoss()
-    batch = min(config.batch_size, len(texts))
-    order, cursor, losses = generator.permutation(len(texts)), 0, []
     started = time.perf_counter()
-    with progress.task("clip: train", total=config.steps) as advance:
-        for step in range(config.steps):
-            if cursor + batch > len(order):
-                order, cursor = generator.permutation(len(texts)), 0
-            rows = torch.from_numpy(order[cursor : cursor + batch])
-            cursor += batch
-            image_features, text_features, logit_scale = model(pixels[rows], tokens[rows])[:3]
-            loss = loss_fn(image_features, text_features, logit_scale)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            with torch.no_grad():  # as open_clip: the temperature stays below 100
-                model.logit_scale.clamp_(0, math.log(100))
-            if step % LOG_EVERY == 0 or step == config.steps - 1:
-                losses.append([step, round(loss.item(), 4)])
-            advance(1)
+    losses = _train_steps(clip.model, pixels, clip.tokenizer(texts), config, generator)
     seconds = time.perf_counter() - started
-    model.eval()
     summary = {
         "model": config.model,
         "pretrained": None if config.pretrained is None else str(config.pretrained),
         "steps": config.steps,
-        "batch_size": batch,
+        "batch_size": min(config.batch_size, len(texts)),
         "n_pairs": len(texts),
         "text": config.text,
         "seed": seed,
         "seconds": round(seconds, 1),
         "steps_per_second": round(config.steps / max(seconds, 1e-9), 3),
         "losses": losses,
-        "chance_loss": round(math.log(batch), 4),
+        "chance_loss": round(math.log(min(config.batch_size, len(texts))), 4),
     }
     summary["sha256"] = save_checkpoint(
-        model, config.model, out / "model.pt", {"steps": config.steps}
+        clip.model, config.model, out / "model.pt", {"steps": config.steps}
     )
     write_json(out / "train.json", summary)
     logger.info(

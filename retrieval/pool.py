@@ -22,7 +22,9 @@ from typing import Literal
 
 import numpy as np
 
-from fusionrank.types import PAD, CandidateBatch, Query, _check_array, _check_shape
+from fusionrank.arrays import check_array as _check_array
+from fusionrank.arrays import check_shape as _check_shape
+from fusionrank.types import PAD, CandidateBatch, Query
 
 FUSED_SCORE = "fused_score"
 SIMPLEX_TOLERANCE = 1e-3

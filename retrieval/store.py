@@ -132,20 +132,8 @@ def build(
     ]
     clip_record: dict[str, Any] | None = None
     if config.image and catalog.has_images:
-        checkpoint: Path | None = None
-        if clip is None:
-            checkpoint = clip_checkpoint(config, folder)
-            clip = load_clip(config.clip.model, checkpoint)
-        make_index(clip.dim, config.image_index, "retrieval.image_index")  # fail early
-        image_encoder = ImageEncoder(clip, config.encode_batch_size, cache)
-        image_vectors = image_encoder.encode_items(
-            catalog.image_paths(), "retrieval: encode item images"
-        )
-        image_index = build_index(image_vectors, config.image_index, "retrieval.image_index")
-        modalities.append(
-            DenseModality("image", image_vectors, image_index, image_encoder.encode_queries)
-        )
-        clip_record = _clip_record(clip, checkpoint)
+        image, clip_record = _image_modality(catalog, config, folder, cache, clip)
+        modalities.append(image)
     lexical = LexicalIndex.build(texts, config.lexical.k1, config.lexical.b)
     if config.lexical.enabled:
         modalities.append(lexical)
@@ -168,6 +156,28 @@ def build(
         pca=fit_pca(text_vectors, config.query_pca_dim),
         manifest=manifest,
     )
+
+
+def _image_modality(
+    catalog: Catalog,
+    config: RetrievalConfig,
+    folder: Path | None,
+    cache: EmbeddingCache,
+    clip: ClipModel | None,
+) -> tuple[DenseModality, dict[str, Any]]:
+    """The image modality (the catalog's images through CLIP, indexed) and its record."""
+    checkpoint: Path | None = None
+    if clip is None:
+        checkpoint = clip_checkpoint(config, folder)
+        clip = load_clip(config.clip.model, checkpoint)
+    make_index(clip.dim, config.image_index, "retrieval.image_index")  # fail early
+    image_encoder = ImageEncoder(clip, config.encode_batch_size, cache)
+    image_vectors = image_encoder.encode_items(
+        catalog.image_paths(), "retrieval: encode item images"
+    )
+    image_index = build_index(image_vectors, config.image_index, "retrieval.image_index")
+    modality = DenseModality("image", image_vectors, image_index, image_encoder.encode_queries)
+    return modality, _clip_record(clip, checkpoint)
 
 
 def _clip_record(clip: ClipModel, checkpoint: Path | None) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from fusionrank.datasets.shopworld.texts import item_texts, query_text
 from fusionrank.datasets.shopworld.truth import HiddenTruth, UserModel
 from fusionrank.datasets.shopworld.vocab import CATEGORIES, brand_names
 from fusionrank.io import atomic_dir, atomic_path, write_json
+from fusionrank.runs import WorldFolder
 from fusionrank.seeding import int_seed, rng
 
 logger = logging.getLogger(__name__)
@@ -145,7 +146,8 @@ def generate_world(
         )
         advance(1)
     with atomic_dir(out) as tmp:
-        data = tmp / "data"
+        folder = WorldFolder(tmp)
+        data = folder.data
         data.mkdir()
         if config.images:
             paths = [data / p for p in catalog["image_path"]]
@@ -160,14 +162,14 @@ def generate_world(
             )
             with progress.task("world: rendering images", total=len(jobs)) as advance:
                 render_all(jobs, n_workers=min(2, os.cpu_count() or 1), advance=advance)
-        with atomic_path(data / "catalog.parquet") as path:
+        with atomic_path(folder.catalog) as path:
             catalog.to_parquet(path, index=False)
-        with atomic_path(data / "logs.parquet") as path:
+        with atomic_path(folder.logs) as path:
             pq.write_table(logs, path)
-        truth.save(tmp / "truth")
+        truth.save(folder.truth)
         summary = summarize(truth, logs, config, seed, time.perf_counter() - started)
         summary["fingerprint"] = fingerprint
-        write_json(tmp / "summary.json", summary)
+        write_json(folder.summary, summary)
     logger.info("ShopWorld written to %s in %.1f s", out, summary["seconds"])
     return summary
 

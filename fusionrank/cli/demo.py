@@ -9,7 +9,8 @@ import typer
 
 from fusionrank.cli.console import console, print_table
 from fusionrank.cli.options import ConfigOption, NameOption, SeedOption, SetOption, resolve_run
-from fusionrank.pipeline import STAGES, Stage, StageContext, resolve_inputs, run_stages
+from fusionrank.pipeline import STAGES, resolve_inputs
+from fusionrank.stages import Stage, StageContext, run_stages
 
 # Small budgets for every stage; the world overrides apply only to ShopWorld.
 QUICK_BUDGETS = [

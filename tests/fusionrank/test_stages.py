@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from fusionrank.config import RunConfig
-from fusionrank.pipeline import Stage, StageContext, run_stages
 from fusionrank.runs import RunFolder, RunInputs
+from fusionrank.stages import Stage, StageContext, run_stages
 
 CALLS: Counter[str] = Counter()
 
