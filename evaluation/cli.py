@@ -61,7 +61,12 @@ def load_bandit_log(path: Path, reward: str, log_format: str):
     from fusionrank.evaluation.rankers import logged_pools
 
     pages = logs_to_pages(load_logs(path))
-    log = from_pages(pages, reward=reward, source=str(path))
+    if pages.has_propensities:
+        log = from_pages(pages, reward=reward, source=str(path))
+    else:  # position-based estimators only (evaluation.ope.position)
+        from fusionrank.evaluation.ope.position import impressions_from_pages
+
+        log = impressions_from_pages(pages, reward, str(path))
     query_ids, pool = logged_pools(pages)
     # Every logged query showed items, so each has a pool row.
     row_of_query = pd.Index(query_ids).get_indexer(pages.query_ids)
@@ -156,8 +161,12 @@ def ope(
     name: NameOption = None,
 ) -> None:
     """Estimate a policy's value per impression from logs alone (IPS, SNIPS, DM, DR, SNDR,
-    PBM-IPS), each with a bootstrap interval: a cross-check that needs no simulator."""
+    PBM-IPS), each with a bootstrap interval: a cross-check that needs no simulator. Logs
+    without propensities get the position-based estimators (examination from the run's
+    click model, and harvested where the logged rankings varied), each with what it
+    assumes."""
     from fusionrank.evaluation.ope.estimators import estimate_all
+    from fusionrank.evaluation.ope.position import Impressions, estimate_without_propensities
     from fusionrank.evaluation.report import Report
     from fusionrank.evaluation.sections import add_ope
     from fusionrank.io import write_json
@@ -170,36 +179,49 @@ def ope(
     log, group_query, pools, item_ids, pages = load_bandit_log(logs, reward, log_format)
     run_dir = RunFolder.for_config(resolved).path
     log, target = _target(policy, log, group_query, pools, item_ids, pages, run_dir)
-    estimates = estimate_all(
-        log,
-        target,
-        reward_model=settings.reward_model,
-        n_folds=settings.n_folds,
-        alpha=settings.alpha,
-        n_bootstrap=settings.n_bootstrap,
-        rng=rng(resolved.seed, "evaluation"),
-    )
+    stream = rng(resolved.seed, "evaluation")
+    skipped: dict[str, str] = {}
+    if isinstance(log, Impressions):
+        console.print(f"{logs}: no propensities; position-based estimators only")
+        estimates, skipped = estimate_without_propensities(
+            log, target, pages, run_dir,
+            alpha=settings.alpha, n_bootstrap=settings.n_bootstrap, rng=stream,
+        )  # fmt: skip
+    else:
+        estimates = estimate_all(
+            log, target, reward_model=settings.reward_model, n_folds=settings.n_folds,
+            alpha=settings.alpha, n_bootstrap=settings.n_bootstrap, rng=stream,
+        )  # fmt: skip
     _print_estimates(f"{target.name}: estimated {reward} per impression", estimates, settings.alpha)
+    notes = [f"{e.estimator} assumes {e.assumption}." for e in estimates if e.assumption]
+    notes += [f"{name}: not estimated: {why}." for name, why in skipped.items()]
+    for note in notes:
+        console.print(note, markup=False, highlight=False)
     folder = out or run_dir / "evaluation" / "ope"
     report = Report(f"Off-policy estimates: {target.name}")
     report.text(
         f"Logs: {logs} ({len(log):,} impressions on {log.n_groups:,} pages); reward: {reward}."
     )
     add_ope(report, {target.name: estimates})
+    for note in notes:
+        report.text(note)
     path = report.write(folder)
     inputs = {"logs": str(logs), "policy": policy, "reward": reward, "seed": resolved.seed}
-    write_json(folder / "estimates.json", {**inputs, "estimates": [e.to_dict() for e in estimates]})
+    found = {"estimates": [e.to_dict() for e in estimates], "not_estimated": skipped}
+    write_json(folder / "estimates.json", {**inputs, **found})
     console.print(f"report: {path}")
 
 
 def _print_estimates(title: str, estimates: Sequence[Estimate], alpha: float) -> None:
     table = Table(title=title, title_justify="left")
-    for column in ("estimator", "value", f"{1 - alpha:.0%} CI", "ESS"):
+    covered = any(e.coverage is not None for e in estimates)
+    for column in ("estimator", "value", f"{1 - alpha:.0%} CI", "ESS", *(["coverage"] * covered)):
         table.add_column(column, justify="right")
     for e in estimates:
-        table.add_row(
-            e.estimator, f"{e.value:.5g}", f"[{e.ci[0]:.5g}, {e.ci[1]:.5g}]", f"{e.ess:,.0f}"
-        )
+        cells = [e.estimator, f"{e.value:.5g}", f"[{e.ci[0]:.5g}, {e.ci[1]:.5g}]", f"{e.ess:,.0f}"]
+        if covered:
+            cells.append("–" if e.coverage is None else f"{e.coverage:.0%}")
+        table.add_row(*cells)
     console.print(table)
 
 
