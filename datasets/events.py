@@ -138,7 +138,11 @@ def _entries(
         numbers = pd.to_numeric(series, errors="coerce").to_numpy(np.float64)
         wrong = ~null & (np.isnan(numbers) | (numbers % 1 != 0))
         problems.rows(
-            wrong, file, lambda at: f"holds {plain(values[at])!r}", "positions are integers >= 1", column
+            wrong,
+            file,
+            lambda at: f"holds {plain(values[at])!r}",
+            "positions are integers >= 1",
+            column,
         )
         values = np.where(wrong | null, 1, numbers).astype(np.int64)
     elif kind == "flag":
@@ -147,7 +151,11 @@ def _entries(
         numbers = pd.to_numeric(series, errors="coerce").to_numpy(np.float64)
         wrong = ~null & np.isnan(numbers)
         problems.rows(
-            wrong, file, lambda at: f"holds {plain(values[at])!r}", "propensities are numbers", column
+            wrong,
+            file,
+            lambda at: f"holds {plain(values[at])!r}",
+            "propensities are numbers",
+            column,
         )
         values = np.where(null, 1.0, np.where(wrong, 1.0, numbers))
     checked = check_range(values, rows, column, kind, file, problems)
