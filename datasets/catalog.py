@@ -205,7 +205,10 @@ def check_catalog(
         if check_images and root is not None:
             check_image_files(table["image_path"], root, file, problems)
     if "price" in table.columns:
-        table["price"] = _prices(table["price"], file, problems)
+        prices = table["price"]
+        if raw.csv is not None and raw.csv.decimal == ",":  # pandas left a column with a bad cell
+            prices = prices.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
+        table["price"] = _prices(prices, file, problems)
     return table
 
 

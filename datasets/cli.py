@@ -80,6 +80,14 @@ def print_check(check: FileCheck) -> None:
 MaxErrorsOption = Annotated[
     int, typer.Option(min=1, help="Most errors listed per file; the rest are counted.")
 ]
+ColumnOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Events: FIELD=COLUMN when a field has another column name, e.g. item=sku "
+        "(fields: session, query_text, item, position, clicked, timestamp, purchased, "
+        "propensity, query_id, page, policy)."
+    ),
+]
 ReportOption = Annotated[
     Path | None, typer.Option(help="Also write the result as JSON to this file.")
 ]
@@ -105,6 +113,7 @@ def validate(
         Path | None,
         typer.Option(help="Event file (.csv or .parquet; see import-events) to check."),
     ] = None,
+    column: ColumnOption = None,
     check_images: Annotated[bool, typer.Option(help="Check that every image file exists.")] = True,
     max_errors: MaxErrorsOption = 50,
     report: ReportOption = None,
@@ -112,12 +121,18 @@ def validate(
     """Validate a catalog, a log file and/or an event file: every error (file, line or row,
     column, problem, fix) in one run, or a summary of each valid file; exit status 1 on
     errors."""
+    from fusionrank.datasets.events import EventColumns
     from fusionrank.datasets.validation import validate_files
 
     if catalog is None and logs is None and events is None:
         raise ValueError("give --catalog, --logs, --events or several")
     result = validate_files(
-        catalog, logs, check_images=check_images, limit=max_errors, events=events
+        catalog,
+        logs,
+        check_images=check_images,
+        limit=max_errors,
+        events=events,
+        event_columns=EventColumns.parse(column),
     )
     _finish(result.files, report, result.to_dict())
 
@@ -128,14 +143,7 @@ def import_events_command(
         Path, typer.Argument(help="Event table (.csv or .parquet), one row per shown item.")
     ],
     out: Annotated[Path, typer.Option(help="The page-schema log file to write (.parquet).")],
-    column: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="FIELD=COLUMN when a field has another column name, e.g. item=sku "
-            "(fields: session, query_text, item, position, clicked, timestamp, purchased, "
-            "propensity, query_id, page, policy)."
-        ),
-    ] = None,
+    column: ColumnOption = None,
     max_errors: MaxErrorsOption = 50,
     report: ReportOption = None,
 ) -> None:

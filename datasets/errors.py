@@ -98,9 +98,10 @@ class DataValidationError(ValueError):
         place = ", ".join(where) + ": " if where else ""
         message = f"{place}{self.problem}; {self.fix}"
         if self.n_rows > 1:
-            unit = "lines" if self.lines is not None else "rows"
+            unit = "line" if self.lines is not None else "row"
             values = self.lines if self.lines is not None else self.rows
-            message += f" ({self.n_rows} {unit} in all; also {unit} {self._places(values)})"
+            also = unit + ("s" if self.n_rows > 2 else "")
+            message += f" ({self.n_rows} {unit}s in all; also {also} {self._places(values)})"
         return message
 
     def at_lines(self, line_of_row: Callable[[np.ndarray], np.ndarray]) -> DataValidationError:

@@ -33,6 +33,7 @@ the event row (the file line, for a CSV file) and the user's own column name.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -217,8 +218,11 @@ def _check_events(
         events[present["item"]], present["item"], file, "give every event the shown item's id",
         problems,
     )  # fmt: skip
-    for name, kind in (("position", "position"), ("clicked", "flag"), ("purchased", "flag"),
-                       ("propensity", "probability")):  # fmt: skip
+    kinds: tuple[tuple[str, Kind], ...] = (
+        ("position", "position"), ("clicked", "flag"), ("purchased", "flag"),
+        ("propensity", "probability"),
+    )  # fmt: skip
+    for name, kind in kinds:
         if name in present:
             out[name] = _entries(events[present[name]], present[name], kind, file, problems)
     if "purchased" in out:
@@ -251,6 +255,10 @@ def _page_of(values: dict[str, Any]) -> np.ndarray:
     return keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy(np.int64)
 
 
+def _twice(label: str, column: np.ndarray) -> Callable[[int], str]:
+    return lambda at: f"{label.format(plain(column[at]))} appears twice on one page"
+
+
 def _check_pages(
     values: dict[str, Any], page: np.ndarray, columns: EventColumns, file: str, problems: Problems
 ) -> None:
@@ -262,7 +270,7 @@ def _check_pages(
         problems.rows(
             repeated,
             file,
-            lambda at, c=column, lab=label: f"{lab.format(c[at])} appears twice on one page",
+            _twice(label, column),
             "a page shows each item once, at one position; drop the repeat (a page is the "
             "rows with the same session, query, page and timestamp)",
             getattr(columns, name),

@@ -9,6 +9,7 @@ is skipped rather than reported twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -130,13 +131,7 @@ def _check_lists(lists: dict[str, FlatList], file: str, problems: Problems) -> N
     for column, flat in lists.items():
         mismatch = (flat.lengths != items.lengths) & ~flat.null & ~items.null
         problems.rows(
-            mismatch,
-            file,
-            lambda at, flat=flat: (
-                f"has {flat.lengths[at]} entries but item_ids has {items.lengths[at]}"
-            ),
-            "give one entry per shown item",
-            column,
+            mismatch, file, _length_problem(flat, items), "give one entry per shown item", column
         )
     if "positions" not in lists:
         lists["positions"] = items.with_values(items.within_row + 1)
@@ -144,6 +139,10 @@ def _check_lists(lists: dict[str, FlatList], file: str, problems: Problems) -> N
         _check_positions(lists["positions"], file, problems)
     if "purchases" in lists and problems.ok(file, "purchases", "clicks", "positions"):
         _check_purchases(lists, file, problems)
+
+
+def _length_problem(flat: FlatList, items: FlatList) -> Callable[[int], str]:
+    return lambda at: f"has {flat.lengths[at]} entries but item_ids has {items.lengths[at]}"
 
 
 def _check_positions(positions: FlatList, file: str, problems: Problems) -> None:

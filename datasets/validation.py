@@ -22,6 +22,7 @@ import pandas as pd
 
 from fusionrank.datasets.catalog import check_catalog, read_raw, row_place, with_lines
 from fusionrank.datasets.errors import DataValidationError, Problems
+from fusionrank.datasets.events import EventColumns
 from fusionrank.datasets.log_rules import check_log_table
 from fusionrank.datasets.logs import MISSING_FIX, summarize_logs, validate_logs
 
@@ -214,6 +215,7 @@ def validate_files(
     check_images: bool = True,
     limit: int = DEFAULT_LIMIT,
     events: Path | None = None,
+    event_columns: EventColumns | None = None,
 ) -> ValidationReport:
     """Check a catalog, a log file and/or an event file, collecting every error (module
     docstring).
@@ -223,8 +225,9 @@ def validate_files(
         logs: A log file (.parquet), or None.
         check_images: Check that every ``image_path`` names an existing file.
         limit: The most errors kept per file; the rest are counted.
-        events: An event file (.csv or .parquet, default column names; see
-            :mod:`fusionrank.datasets.events`), or None.
+        events: An event file (.csv or .parquet; see :mod:`fusionrank.datasets.events`),
+            or None.
+        event_columns: The event file's column names (default :class:`EventColumns`).
 
     Raises:
         ValueError: If no file is given, or ``limit`` < 1.
@@ -248,5 +251,5 @@ def validate_files(
     if events is not None:
         from fusionrank.datasets.importing import check_events_file
 
-        files.append(check_events_file(Path(events), limit=limit)[0])
+        files.append(check_events_file(Path(events), event_columns, limit)[0])
     return ValidationReport(tuple(files), limit)

@@ -61,17 +61,18 @@ def load_bandit_log(path: Path, reward: str, log_format: str):
     from fusionrank.evaluation.rankers import logged_pools
 
     pages = logs_to_pages(load_logs(path))
-    if pages.has_propensities:
-        log = from_pages(pages, reward=reward, source=str(path))
-    else:  # position-based estimators only (evaluation.ope.position)
-        from fusionrank.evaluation.ope.position import impressions_from_pages
-
-        log = impressions_from_pages(pages, reward, str(path))
     query_ids, pool = logged_pools(pages)
     # Every logged query showed items, so each has a pool row.
     row_of_query = pd.Index(query_ids).get_indexer(pages.query_ids)
     group_query = pages.query_ids[pages.query]
-    return log, group_query, pool[row_of_query[pages.query]], pages.item_ids, pages
+    pools = pool[row_of_query[pages.query]]
+    if not pages.has_propensities:  # position-based estimators only (evaluation.ope.position)
+        from fusionrank.evaluation.ope.position import impressions_from_pages
+
+        impressions = impressions_from_pages(pages, reward, str(path))
+        return impressions, group_query, pools, pages.item_ids, pages
+    log = from_pages(pages, reward=reward, source=str(path))
+    return log, group_query, pools, pages.item_ids, pages
 
 
 def _target(policy: str, log, group_query, pools, item_ids, pages, run_dir: Path):

@@ -216,3 +216,10 @@ def test_cli_summary_of_valid_files(runner: CliRunner, tmp_path: Path) -> None:
     assert saved["valid"] is True
     assert saved["files"][1]["summary"]["pages"] == 1
     assert np.isclose(saved["files"][1]["summary"]["clicks per page"], 1.0)
+
+
+def test_comma_decimals_with_a_bad_cell_name_only_that_cell(tmp_path: Path) -> None:
+    rows = [("item_id", "title", "price"), ("a", "A", "12,50"), ("b", "B", "cheap")]
+    (error,) = validate_files(write_csv(tmp_path / "c.csv", rows, ";")).files[0].errors
+    assert (error.line, error.problem) == (3, "holds 'cheap', not a number")
+    assert error.n_rows == 1
