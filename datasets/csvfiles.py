@@ -121,16 +121,21 @@ def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> tuple[pd.DataFra
     ids such as ``007`` keep their zeros).
 
     Raises:
-        ValueError, OSError: As pandas does, for a file that is not CSV after all.
+        ValueError: As pandas does for a file it cannot parse, the message saying how the
+            file was read (separator, encoding).
+        OSError: When the file cannot be read.
     """
     fmt = sniff_csv(path)
-    frame = pd.read_csv(
-        path,
-        sep=fmt.separator,
-        encoding=fmt.encoding,
-        decimal=fmt.decimal,
-        dtype=dict.fromkeys(text_columns, str),
-    )
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=fmt.separator,
+            encoding=fmt.encoding,
+            decimal=fmt.decimal,
+            dtype=dict.fromkeys(text_columns, str),
+        )
+    except ValueError as error:
+        raise ValueError(f"{error}; it was read with {fmt.describe()}") from error
     logger.info("%s: read as CSV, %s", path, fmt.describe())
     return frame, fmt
 

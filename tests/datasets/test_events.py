@@ -49,7 +49,7 @@ def test_events_group_into_pages_sorted_by_position() -> None:
                 "2024-03-01T08:00:00",
                 "2024-03-01T09:00:00",
                 "2024-03-01T08:01:00",
-            ],  # fmt: skip
+            ],
             "device": ["phone", "phone", "phone", "desk", "phone"],
         }
     )
@@ -62,7 +62,7 @@ def test_events_group_into_pages_sorted_by_position() -> None:
             "clicked=click",
             "purchased=buy",
             "timestamp=ts",
-        ]  # fmt: skip
+        ]
     )
     pages = events_to_pages(events, columns)
     assert pages is not None
@@ -170,7 +170,7 @@ def test_library_callers_get_one_error() -> None:
             "position": [1],
             "clicked": [2],
             "timestamp": [1.0],
-        }  # fmt: skip
+        }
     )
     with pytest.raises(DataValidationError, match=r"row 0, column 'clicked': holds 2"):
         events_to_pages(events)

@@ -223,3 +223,12 @@ def test_comma_decimals_with_a_bad_cell_name_only_that_cell(tmp_path: Path) -> N
     (error,) = validate_files(write_csv(tmp_path / "c.csv", rows, ";")).files[0].errors
     assert (error.line, error.problem) == (3, "holds 'cheap', not a number")
     assert error.n_rows == 1
+
+
+def test_a_ragged_csv_names_the_separator_it_was_read_with(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    lines = ["item_id;title;price"] + [f"i{k};t;1" for k in range(60)] + ["i60;t;1;extra"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (error,) = validate_files(path).files[0].errors
+    assert "cannot be read as csv" in error.problem
+    assert "read with separator ';', encoding UTF-8" in error.problem
