@@ -7,7 +7,9 @@ from fusionrank.datasets.clara2 import (
     load_clara2_relevance,
     map_label_queries,
 )
-from fusionrank.datasets.errors import DataValidationError
+from fusionrank.datasets.errors import DataValidationError, Problems
+from fusionrank.datasets.events import EventColumns, events_to_pages, pages_to_events
+from fusionrank.datasets.importing import import_events
 from fusionrank.datasets.logs import (
     load_logs,
     logs_to_pages,
@@ -22,10 +24,16 @@ from fusionrank.datasets.obd import (
     obd_catalog,
     obd_impressions,
 )
+from fusionrank.datasets.validation import ValidationReport, validate_files
 
 __all__ = [
     "DataValidationError",
+    "EventColumns",
     "OBDImpressions",
+    "Problems",
+    "ValidationReport",
+    "events_to_pages",
+    "import_events",
     "label_query_overlap",
     "load_catalog",
     "load_clara2_log",
@@ -37,8 +45,10 @@ __all__ = [
     "map_label_queries",
     "obd_catalog",
     "obd_impressions",
+    "pages_to_events",
     "summarize_logs",
     "validate_catalog",
+    "validate_files",
     "validate_logs",
     "write_logs",
 ]

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fusionrank.datasets.errors import DataValidationError
+from fusionrank.datasets.errors import DataValidationError, Problems, plain, raising
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,9 @@ class FlatList:
         return FlatList(self.lengths, values, self.null)
 
 
-def flatten(series: pd.Series, column: str, kind: Kind, file: str) -> FlatList:
+def flatten(
+    series: pd.Series, column: str, kind: Kind, file: str, problems: Problems | None = None
+) -> FlatList:
     """Flatten and check one list column.
 
     Args:
@@ -84,22 +86,30 @@ def flatten(series: pd.Series, column: str, kind: Kind, file: str) -> FlatList:
             (bool or 0/1), ``"probability"`` (a number in (0, 1], no NaN), ``"position"``
             (int >= 1).
         file: The file name, for errors.
+        problems: Where to report (default: raise the first).
 
-    Raises:
-        DataValidationError: On a row that is not a list, or an entry of the wrong type,
-            null, or out of range; naming the row.
+    Reports:
+        A row that is not a list, or an entry of the wrong type, null, or out of range;
+        naming the row. In collecting mode a row that is not a list becomes null, and a
+        column whose entries have the wrong type becomes all null.
     """
-    array = _to_arrow(series, column, kind, file)
+    problems = raising(problems)
+    array = _to_arrow(series, column, kind, file, problems)
     if pa.types.is_null(array.type):
-        n = len(array)
-        return FlatList(np.zeros(n, np.int64), np.empty(0, _DTYPES[kind]), np.ones(n, bool))
+        return _all_null(len(array), kind)
     if not (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
-        array = _coerce_rows(series, column, kind, file)
+        array = _coerce_rows(series, column, kind, file, problems)
     lengths = pc.list_value_length(array).fill_null(0).to_numpy().astype(np.int64)
     null = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     flat = FlatList(lengths, np.empty(0), null)
-    values = _check_values(array.flatten(), flat.rows, column, kind, file)
+    values = _check_values(array.flatten(), flat.rows, column, kind, file, problems)
+    if values is None:
+        return _all_null(len(lengths), kind)
     return flat.with_values(values)
+
+
+def _all_null(n: int, kind: Kind) -> FlatList:
+    return FlatList(np.zeros(n, np.int64), np.empty(0, _DTYPES[kind]), np.ones(n, bool))
 
 
 def to_lists(flat: FlatList) -> list[Any]:
@@ -121,7 +131,9 @@ def _kind_of(values: np.ndarray) -> str:
     return "id"
 
 
-def _to_arrow(series: pd.Series, column: str, kind: Kind, file: str) -> pa.Array:
+def _to_arrow(
+    series: pd.Series, column: str, kind: Kind, file: str, problems: Problems
+) -> pa.Array:
     """One Arrow array for the column; NaN inside lists stays NaN (not null)."""
     try:
         if isinstance(series.dtype, pd.ArrowDtype):
@@ -129,27 +141,46 @@ def _to_arrow(series: pd.Series, column: str, kind: Kind, file: str) -> pa.Array
         else:
             array = pa.array(series.to_numpy(dtype=object), from_pandas=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return _coerce_rows(series, column, kind, file)
+        return _coerce_rows(series, column, kind, file, problems)
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
-def _coerce_rows(series: pd.Series, column: str, kind: Kind, file: str) -> pa.Array:
-    """The slow path for columns that mix types: coerce each entry, row by row."""
+def _coerce_rows(
+    series: pd.Series, column: str, kind: Kind, file: str, problems: Problems
+) -> pa.Array:
+    """The slow path for columns that mix types: coerce each entry, row by row. Rows
+    with a bad entry are reported together (the first one's problem) and become null."""
     rows: list[list[Any] | None] = []
+    bad: list[int] = []
+    first: DataValidationError | None = None
     for row, value in enumerate(series.to_numpy(dtype=object)):
-        if value is None or (np.ndim(value) == 0 and pd.isna(value)):
+        try:
+            rows.append(_coerce_row(value, kind, row, column, file))
+        except DataValidationError as error:
+            if not problems.collect:
+                raise
+            first = first or error
+            bad.append(row)
             rows.append(None)
-            continue
-        if not isinstance(value, list | tuple | np.ndarray):
-            raise DataValidationError(
-                file,
-                f"holds {value!r}, not a list",
-                f"store '{column}' as a list per page",
-                row=row,
-                column=column,
-            )
-        rows.append([_coerce(v, kind, row, column, file) for v in value])
+    if first is not None:
+        marks = np.zeros(len(rows), dtype=bool)
+        marks[bad] = True
+        problems.rows(marks, file, first.problem, first.fix, column)
     return pa.array(rows, type=pa.list_(_ARROW_TYPES[kind]))
+
+
+def _coerce_row(value: Any, kind: Kind, row: int, column: str, file: str) -> list[Any] | None:
+    if value is None or (np.ndim(value) == 0 and pd.isna(value)):
+        return None
+    if not isinstance(value, list | tuple | np.ndarray):
+        raise DataValidationError(
+            file,
+            f"holds {value!r}, not a list",
+            f"store '{column}' as a list per page",
+            row=row,
+            column=column,
+        )
+    return [_coerce(v, kind, row, column, file) for v in value]
 
 
 def _coerce(value: Any, kind: Kind, row: int, column: str, file: str) -> Any:
@@ -178,9 +209,10 @@ def _bad_entry(value: Any, row: int, column: str, kind: Kind, file: str) -> Data
 
 
 def _check_values(
-    values: pa.Array, rows: np.ndarray, column: str, kind: Kind, file: str
-) -> np.ndarray:
-    """Entries as numpy, of the kind's dtype; raises on the first bad one."""
+    values: pa.Array, rows: np.ndarray, column: str, kind: Kind, file: str, problems: Problems
+) -> np.ndarray | None:
+    """Entries as numpy, of the kind's dtype, every bad one reported; None (in collecting
+    mode) when the entries have the wrong type altogether."""
     vtype = values.type
     numeric = pa.types.is_integer(vtype) or pa.types.is_floating(vtype)
     allowed = {
@@ -193,22 +225,51 @@ def _check_values(
     }[kind]
     if len(values) and not allowed:
         first = values[0].as_py()
-        raise _bad_entry(first, int(rows[0]), column, kind, file)
+        problems.add(_bad_entry(first, int(rows[0]), column, kind, file))
+        return None
     missing = np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    if kind != "probability" and missing.any():
-        at = int(np.flatnonzero(missing)[0])
-        raise DataValidationError(
-            file, "holds a null entry", _FIXES[kind], row=int(rows[at]), column=column
-        )
+    if kind != "probability":
+        problems.rows(missing, file, "holds a null entry", _FIXES[kind], column, rows)
+        if missing.any():
+            values = pc.fill_null(values, _filler(vtype))
     array = values.to_numpy(zero_copy_only=False)
     if kind == "id":
         return array.astype(str).astype(object) if pa.types.is_integer(vtype) else array
-    return _check_range(array, rows, column, kind, file)
+    return check_range(array, rows, column, kind, file, problems)
 
 
-def _check_range(
-    array: np.ndarray, rows: np.ndarray, column: str, kind: Kind, file: str
+def _filler(vtype: pa.DataType) -> pa.Scalar:
+    """A harmless value of ``vtype`` for null entries that were already reported."""
+    if pa.types.is_boolean(vtype):
+        return pa.scalar(False)
+    if pa.types.is_integer(vtype) or pa.types.is_floating(vtype):
+        return pa.scalar(1, type=vtype)
+    return pa.scalar("", type=vtype)
+
+
+def check_range(
+    array: np.ndarray,
+    rows: np.ndarray,
+    column: str,
+    kind: Kind,
+    file: str,
+    problems: Problems | None = None,
 ) -> np.ndarray:
+    """Entries of a flag, probability or position column, each in its range.
+
+    Args:
+        array: The entries, shape (m,).
+        rows: int64, shape (m,): the data row of each entry.
+        column: The column, for errors.
+        kind: ``"flag"``, ``"probability"`` or ``"position"``.
+        file: The file, for errors.
+        problems: Where to report (default: raise the first).
+
+    Returns:
+        The entries in the kind's dtype (bool, float64 or int64); in collecting mode bad
+        ones are kept as they are (0 and 1 for flags).
+    """
+    problems = raising(problems)
     if kind == "flag":
         bad = ~np.isin(array, (0, 1))
         fix = _FIXES[kind]
@@ -222,10 +283,7 @@ def _check_range(
     else:
         bad = array < 1
         fix = _FIXES[kind]
-    hits = np.flatnonzero(bad)
-    if hits.size:
-        at = int(hits[0])
-        raise DataValidationError(
-            file, f"holds {array[at].item()!r}", fix, row=int(rows[at]), column=column
-        )
+    problems.rows(bad, file, lambda at: f"holds {plain(array[at])!r}", fix, column, rows)
+    if kind == "flag":
+        array = np.where(bad, 0, array)
     return array.astype(_DTYPES[kind])

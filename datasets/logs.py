@@ -32,37 +32,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fusionrank.datasets.errors import (
-    DataValidationError,
-    first_row,
-    id_strings,
-    require_columns,
-    text_column,
-)
-from fusionrank.datasets.lists import FlatList, Kind, flatten, to_lists
+from fusionrank.datasets.errors import DataValidationError
+from fusionrank.datasets.lists import FlatList, to_lists
+from fusionrank.datasets.log_rules import DEFAULT_POLICY, REQUIRED, check_log_table
 from fusionrank.io import atomic_path
 from fusionrank.types import PAD, Catalog, LoggedPages
 
 logger = logging.getLogger(__name__)
 
-REQUIRED = {
-    "session_id": "add a 'session_id' column that groups the pages of one user session",
-    "query_id": "add a 'query_id' column that identifies each page's query",
-    "query_text": "add a 'query_text' column with the text the user typed",
-    "timestamp": "add a 'timestamp' column (datetime, or seconds since the epoch)",
-    "item_ids": "add an 'item_ids' column: the list of item ids shown on each page, top first",
-    "clicks": "add a 'clicks' column: a list of bool per page, one per shown item",
-}
 OPTIONAL_LISTS = ("purchases", "propensities", "positions")
 SCHEMA_COLUMNS = (*REQUIRED, *OPTIONAL_LISTS, "page", "policy")
-DEFAULT_POLICY = "unknown"
-_LIST_KINDS: dict[str, Kind] = {
-    "item_ids": "id",
-    "clicks": "flag",
-    "purchases": "flag",
-    "propensities": "probability",
-    "positions": "position",
-}
+MISSING_FIX = (
+    "check the path (in a run config it is data.logs, relative to the folder you run "
+    "fusionrank in); logs are one .parquet file"
+)
+__all__ = [
+    "DEFAULT_POLICY",
+    "REQUIRED",
+    "SCHEMA_COLUMNS",
+    "load_logs",
+    "logs_to_pages",
+    "summarize_logs",
+    "timestamp_seconds",
+    "validate_logs",
+    "write_logs",
+]
 
 
 def validate_logs(
@@ -109,9 +103,7 @@ def load_logs(path: str | Path, catalog: Catalog | None = None) -> pd.DataFrame:
     path = Path(path)
     _check_log_path(path)
     if not path.is_file():
-        raise DataValidationError(
-            str(path), "does not exist", "check the path; logs are one .parquet file"
-        )
+        raise DataValidationError(str(path), "does not exist", MISSING_FIX)
     try:
         frame = pd.read_parquet(path)
     except (ValueError, OSError) as error:
@@ -255,166 +247,7 @@ def summarize_logs(df: pd.DataFrame) -> dict[str, Any]:
 def _check(
     df: pd.DataFrame, file: str, catalog: Catalog | None
 ) -> tuple[dict[str, pd.Series], dict[str, FlatList]]:
-    """Validate ``df``: the normalised scalar columns and the flattened list columns
-    (``positions`` always present)."""
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"logs must be a pandas DataFrame, got {type(df).__name__}")
-    require_columns(df, REQUIRED, file)
-    df = df.reset_index(drop=True)
-    scalars = {
-        "session_id": id_strings(
-            df["session_id"], "session_id", file, "give every page the id of its session"
-        ),
-        "query_id": id_strings(df["query_id"], "query_id", file, "give every page its query id"),
-        "query_text": text_column(
-            df["query_text"],
-            "query_text",
-            file,
-            "give every page the query text the user typed",
-            allow_empty=False,
-        ),
-        "timestamp": _timestamps(df["timestamp"], file),
-        "page": _pages(df, file),
-        "policy": _policies(df, file),
-    }
-    lists = {c: flatten(df[c], c, _LIST_KINDS[c], file) for c in _LIST_KINDS if c in df.columns}
-    _check_lists(lists, file)
-    if catalog is not None:
-        _check_in_catalog(lists["item_ids"], catalog, file)
-    return scalars, lists
-
-
-def _check_lists(lists: dict[str, FlatList], file: str) -> None:
-    """Cross-column rules: non-empty item lists, no repeats, equal lengths, purchases
-    only where clicked, increasing positions. Fills default positions."""
-    items = lists["item_ids"]
-    for column, flat in lists.items():
-        if column != "propensities":
-            row = first_row(flat.null)
-            if row is not None:
-                raise DataValidationError(
-                    file,
-                    "is null",
-                    "give a list per page, one entry per shown item",
-                    row=row,
-                    column=column,
-                )
-    row = first_row(items.lengths == 0)
-    if row is not None:
-        raise DataValidationError(
-            file, "is an empty list", "drop pages that showed no items", row=row, column="item_ids"
-        )
-    repeated = pd.DataFrame({"row": items.rows, "id": items.values}).duplicated().to_numpy()
-    at = first_row(repeated)
-    if at is not None:
-        raise DataValidationError(
-            file,
-            f"shows item '{items.values[at]}' twice",
-            "an item may appear once per page; drop the repeat",
-            row=int(items.rows[at]),
-            column="item_ids",
-        )
-    for column, flat in lists.items():
-        mismatch = (flat.lengths != items.lengths) & ~flat.null
-        row = first_row(mismatch)
-        if row is not None:
-            raise DataValidationError(
-                file,
-                f"has {flat.lengths[row]} entries but item_ids has {items.lengths[row]}",
-                "give one entry per shown item",
-                row=row,
-                column=column,
-            )
-    if "positions" not in lists:
-        lists["positions"] = items.with_values(items.within_row + 1)
-    _check_positions(lists["positions"], file)
-    if "purchases" in lists:
-        _check_purchases(lists, file)
-
-
-def _check_positions(positions: FlatList, file: str) -> None:
-    values = positions.values
-    same_row = positions.rows[1:] == positions.rows[:-1]
-    at = first_row(same_row & (values[1:] <= values[:-1]))
-    if at is not None:
-        row = int(positions.rows[at + 1])
-        shown = values[positions.rows == row].tolist()
-        raise DataValidationError(
-            file,
-            f"is not strictly increasing ({shown})",
-            "list the items top first with their 1-based positions",
-            row=row,
-            column="positions",
-        )
-
-
-def _check_purchases(lists: dict[str, FlatList], file: str) -> None:
-    bought = lists["purchases"].values & ~lists["clicks"].values
-    at = first_row(bought)
-    if at is not None:
-        position = int(lists["positions"].values[at])
-        raise DataValidationError(
-            file,
-            f"has a purchase at position {position} without a click",
-            "a purchase needs a click on the same item; correct the clicks or purchases",
-            row=int(lists["purchases"].rows[at]),
-            column="purchases",
-        )
-
-
-def _check_in_catalog(items: FlatList, catalog: Catalog, file: str) -> None:
-    index = pd.Index(catalog.item_ids).get_indexer(items.values)
-    at = first_row(index < 0)
-    if at is not None:
-        raise DataValidationError(
-            file,
-            f"item '{items.values[at]}' is not in the catalog",
-            "add the item to the catalog or drop the pages that show it",
-            row=int(items.rows[at]),
-            column="item_ids",
-        )
-
-
-def _timestamps(series: pd.Series, file: str) -> pd.Series:
-    """Datetimes as they are; numbers as float64 seconds."""
-    fix = "store the time as a datetime or as seconds since the epoch"
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        row = first_row(series.isna().to_numpy())
-        if row is not None:
-            raise DataValidationError(file, "is empty", fix, row=row, column="timestamp")
-        return series
-    if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series.dtype):
-        raise DataValidationError(
-            file, f"has type {series.dtype}, not datetime or number", fix, column="timestamp"
-        )
-    seconds = series.astype(np.float64)
-    row = first_row(~np.isfinite(seconds.to_numpy()))
-    if row is not None:
-        problem = "is empty" if np.isnan(seconds.iloc[row]) else f"holds {seconds.iloc[row]}"
-        raise DataValidationError(file, problem, fix, row=row, column="timestamp")
-    return seconds
-
-
-def _pages(df: pd.DataFrame, file: str) -> pd.Series:
-    if "page" not in df.columns:
-        return pd.Series(np.zeros(len(df), dtype=np.int64))
-    series = df["page"]
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(values) | (values < 0) | (values % 1 != 0)
-    row = 0 if len(df) and pd.api.types.is_bool_dtype(series.dtype) else first_row(bad)
-    if row is not None:
-        raise DataValidationError(
-            file,
-            f"holds {series.iloc[row]!r}",
-            "number the result pages of a query 0, 1, 2, ... (integers >= 0)",
-            row=row,
-            column="page",
-        )
-    return pd.Series(values.astype(np.int64))
-
-
-def _policies(df: pd.DataFrame, file: str) -> pd.Series:
-    if "policy" not in df.columns:
-        return pd.Series(np.full(len(df), DEFAULT_POLICY, dtype=object), dtype=str)
-    text = text_column(df["policy"], "policy", file, "name the policy as text", allow_empty=True)
-    return text.where(text.str.strip() != "", DEFAULT_POLICY)
+    """Validate ``df`` (raising the first broken rule): the normalised scalar columns and
+    the flattened list columns (``positions`` always present)."""
+    ids = None if catalog is None else np.asarray(catalog.item_ids, dtype=object)
+    return check_log_table(df, file, ids)

@@ -47,29 +47,37 @@ def own_data_inputs(catalog: Path | None, logs: Path | None) -> RunInputs | None
             f"data: {missing} is not set; set both data.catalog and data.logs to run on "
             "your own files, or neither to run on ShopWorld"
         )
-    for name, path in (("data.catalog", catalog), ("data.logs", logs)):
-        if not Path(path).is_file():
-            raise ValueError(f"{name}: {path} does not exist; set {name} to an existing file")
+    from fusionrank.datasets.sources import missing_input_message
+
+    if not Path(catalog).is_file():
+        raise ValueError(missing_input_message("catalog", catalog, own_data=True, run_name=""))
+    if not Path(logs).is_file():
+        raise ValueError(missing_input_message("logs", logs, own_data=True, run_name=""))
     return RunInputs(Path(catalog), Path(logs), own_data=True)
 
 
-def check_inputs(inputs: RunInputs) -> None:
-    """Validate the catalog and the logs against each other before any stage runs.
+def check_inputs(inputs: RunInputs, limit: int = 20) -> None:
+    """Validate the catalog and the logs against each other before any stage runs,
+    collecting every error (up to ``limit`` per file).
 
     Raises:
-        ValueError: The loaders' message (file, row, column, problem, fix), prefixed with
+        ValueError: Listing each file's errors (line or row, column, problem, fix) under
             the config field that names the file.
     """
-    from fusionrank.datasets import load_catalog, load_logs
+    from fusionrank.datasets.validation import validate_files
 
-    try:
-        catalog = load_catalog(inputs.catalog, check_images=False)
-    except ValueError as error:
-        raise ValueError(f"data.catalog: {error}") from None
-    try:
-        load_logs(inputs.logs, catalog=catalog)
-    except ValueError as error:
-        raise ValueError(f"data.logs: {error}") from None
+    report = validate_files(inputs.catalog, inputs.logs, check_images=True, limit=limit)
+    if report.valid:
+        return
+    lines = ["your data has errors; fix them (fusionrank data validate lists them too):"]
+    for check, name in zip(report.files, ("data.catalog", "data.logs"), strict=True):
+        if check.valid:
+            continue
+        lines.append(f"{name} = {check.file}: {check.n_errors} error(s)")
+        lines += [f"  - {error.describe()}" for error in check.errors]
+        if check.n_more:
+            lines.append(f"  ... and {check.n_more} more")
+    raise ValueError("\n".join(lines))
 
 
 def prepare_world(

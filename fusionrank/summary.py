@@ -59,7 +59,7 @@ def _percent(value: Any) -> str:
 
 def _percent_interval(value: Any) -> str:
     low, high = value
-    if not (np.isfinite(low) and np.isfinite(high)):
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
         return "–"
     return f"[{low:+.1%}, {high:+.1%}]"
 

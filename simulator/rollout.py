@@ -80,8 +80,10 @@ class _Groups:
 
     def draw(self, keys: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A random value for each key (int64 (n,)); -1 where the key has none."""
-        at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
-        found = (len(self.keys) > 0) & (self.keys[at] == keys)
+        if len(self.keys) == 0:  # e.g. logs in which no session ever reformulated
+            return np.full(keys.shape[0], -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        found = self.keys[at] == keys
         offset = (rng.random(keys.shape[0]) * self.count[at]).astype(np.int64)
         return np.where(found, self.values[self.start[at] + offset], -1)
 

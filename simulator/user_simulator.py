@@ -27,7 +27,7 @@ from fusionrank.simulator.click_models.base import (
     check_pages,
     summarize_likelihood,
 )
-from fusionrank.simulator.click_models.pages import Page
+from fusionrank.simulator.click_models.pages import Page, TruncatedPage
 from fusionrank.simulator.config import SimulatorConfig
 from fusionrank.simulator.feature_model import FeatureModel
 from fusionrank.simulator.purchase import PurchaseModel
@@ -90,6 +90,7 @@ class UserSimulator:
         self._queries = pd.Index(self.query_ids.astype(str))
         names = (*click_model.pair_param_names, PURCHASE)
         self.cache = PairCache(len(vocabulary.item_ids), names)
+        self._warned_width = False
         self._prefill()
 
     @property
@@ -166,10 +167,27 @@ class UserSimulator:
         return {name: np.where(rows >= 0, v[safe], 0.0) for name, v in self.cache.values.items()}
 
     def page(self, query: np.ndarray, item_index: np.ndarray) -> tuple[Page, np.ndarray]:
-        """The click model's page and purchase probabilities (float64 (B, L))."""
-        params = self.params(query, item_index)
+        """The click model's page and purchase probabilities (float64 (B, L)).
+
+        A page longer than the logs' pages (``click_model.slate_size``) is a
+        :class:`TruncatedPage`: the simulated user never examines the ranks below.
+        """
+        width = self.click_model.slate_size
+        n_ranks = item_index.shape[1]
+        params = self.params(query, item_index[:, :width])
         purchase = params.pop(PURCHASE)
-        return self.click_model.page_from(params, item_index >= 0), purchase
+        page = self.click_model.page_from(params, item_index[:, :width] >= 0)
+        if n_ranks <= width:
+            return page, purchase
+        if not self._warned_width:
+            self._warned_width = True
+            logger.warning(
+                "pages of %d ranks, but the logs showed at most %d: the simulated users never "
+                "examine ranks below %d (set the slate_size fields to %d to match your shop)",
+                n_ranks, width, width, width,
+            )  # fmt: skip
+        padded = np.pad(purchase, ((0, 0), (0, n_ranks - width)))
+        return TruncatedPage(page, width, n_ranks), padded
 
     # -- the UserModel role -----------------------------------------------------------
     def new_users(self, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -58,6 +59,31 @@ def check_propensities(
                 row=int(rows[at]),
                 column=column,
             )
+
+
+class SlotLog(Protocol):
+    """What target policies need of a log: the item, slot and page of every row (a
+    :class:`BanditLog`, or impressions without propensities)."""
+
+    @property
+    def action(self) -> np.ndarray: ...
+
+    @property
+    def position(self) -> np.ndarray: ...
+
+    @property
+    def group(self) -> np.ndarray: ...
+
+    @property
+    def n_actions(self) -> int: ...
+
+    @property
+    def n_positions(self) -> int: ...
+
+    @property
+    def n_groups(self) -> int: ...
+
+    def __len__(self) -> int: ...
 
 
 @dataclass(frozen=True, eq=False)

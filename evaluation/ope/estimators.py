@@ -39,6 +39,18 @@ from fusionrank.evaluation.ope.targets import TargetPolicy
 logger = logging.getLogger(__name__)
 
 ESTIMATORS = ("IPS", "SNIPS", "DM", "DR", "SNDR", "PBM-IPS")
+_WEIGHTS = "the logged propensities are the logging policy's"
+ASSUMPTIONS = {
+    "IPS": f"{_WEIGHTS}, every item the target shows at a slot could be logged there, and "
+    "a slot's reward depends on its own item only",
+    "SNIPS": f"as IPS ({_WEIGHTS}; a slot's reward depends on its own item only); "
+    "self-normalised, so slightly biased but bounded",
+    "DM": "the reward model predicts the reward of items at slots the logs rarely showed",
+    "DR": f"either the reward model or the propensities are right ({_WEIGHTS})",
+    "SNDR": "as DR, with the correction self-normalised",
+    "PBM-IPS": f"{_WEIGHTS}, and clicks follow the position-based model (examination "
+    "times attractiveness, the examination estimated from the logs or given)",
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,9 @@ class Estimate:
         n: Logged rows (impressions).
         n_groups: Logged pages.
         ess: Effective sample size of the importance weights (``n`` for DM).
+        assumption: What the estimate rests on, in a sentence.
+        coverage: For estimators that value only what the logs showed: the share of the
+            target's examination that falls on logged (query, item) pairs; else None.
     """
 
     estimator: str
@@ -63,6 +78,8 @@ class Estimate:
     n: int
     n_groups: int
     ess: float
+    assumption: str = ""
+    coverage: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -115,7 +132,14 @@ def _estimate(
         low, high = (float(v) for v in result.confidence_interval)
         std_error = float(result.standard_error)
     ess = float(len(log)) if weights is None else _ess(weights)
-    return Estimate(name, value, (low, high), std_error, len(log), n_groups, ess)
+    return Estimate(
+        name, value, (low, high), std_error, len(log), n_groups, ess, ASSUMPTIONS.get(name, "")
+    )
+
+
+def ess_of(weights: np.ndarray) -> float:
+    """Effective sample size ``(sum w)² / sum w²`` of weights (float64 (n,))."""
+    return _ess(weights)
 
 
 def _ess(weights: np.ndarray) -> float:

@@ -8,8 +8,8 @@ report (``evaluation/ope/`` of the run by default).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,11 @@ import pandas as pd
 from fusionrank.evaluation.config import EvaluationConfig
 from fusionrank.evaluation.ope.data import BanditLog
 from fusionrank.evaluation.ope.estimators import Estimate
+from fusionrank.evaluation.ope.position import (
+    Impressions,
+    estimate_without_propensities,
+    impressions_from_pages,
+)
 from fusionrank.evaluation.ope.targets import TargetPolicy
 from fusionrank.runs import RunFolder
 from fusionrank.types import LoggedPages
@@ -30,7 +35,9 @@ class LoggedBandit:
     """Logs as bandit feedback, with what a target policy needs to act on them.
 
     Args:
-        log: One row per logged impression.
+        log: One row per logged impression: with propensities a :class:`BanditLog`,
+            without them :class:`~fusionrank.evaluation.ope.position.Impressions` (for the
+            position-based estimators only).
         group_query: object, shape (G,): each logged page's query id.
         pools: int64, shape (G, P): each page's candidates (items the logs ever showed
             for its query; every item for OBD).
@@ -38,7 +45,7 @@ class LoggedBandit:
         pages: The logged pages, or None for OBD.
     """
 
-    log: BanditLog
+    log: BanditLog | Impressions
     group_query: np.ndarray
     pools: np.ndarray
     item_ids: np.ndarray | None = None
@@ -66,24 +73,28 @@ def load_bandit_log(path: Path, reward: str, log_format: str = "auto") -> Logged
     if _is_obd(path, log_format):
         from fusionrank.datasets import obd_impressions
 
-        log = from_obd(obd_impressions(path.parents[2], path.parent.parent.name, path.parent.name))
-        pools = np.broadcast_to(np.arange(log.n_actions), (log.n_groups, log.n_actions))
-        return LoggedBandit(log, np.full(log.n_groups, path.parent.name, dtype=object), pools)
+        obd = from_obd(obd_impressions(path.parents[2], path.parent.parent.name, path.parent.name))
+        pools = np.broadcast_to(np.arange(obd.n_actions), (obd.n_groups, obd.n_actions))
+        return LoggedBandit(obd, np.full(obd.n_groups, path.parent.name, dtype=object), pools)
     from fusionrank.datasets import load_logs, logs_to_pages
     from fusionrank.evaluation.rankers import logged_pools
 
     pages = logs_to_pages(load_logs(path))
-    log = from_pages(pages, reward=reward, source=str(path))
     query_ids, pool = logged_pools(pages)
     # Every logged query showed items, so each has a pool row.
     row_of_query = pd.Index(query_ids).get_indexer(pages.query_ids)
     group_query = pages.query_ids[pages.query]
-    return LoggedBandit(log, group_query, pool[row_of_query[pages.query]], pages.item_ids, pages)
+    pools = pool[row_of_query[pages.query]]
+    if pages.has_propensities:
+        log: BanditLog | Impressions = from_pages(pages, reward=reward, source=str(path))
+    else:  # the position-based estimators only
+        log = impressions_from_pages(pages, reward, str(path))
+    return LoggedBandit(log, group_query, pools, pages.item_ids, pages)
 
 
 def target_policy(
     spec: str, logged: LoggedBandit, run: RunFolder
-) -> tuple[BanditLog, TargetPolicy]:
+) -> tuple[BanditLog | Impressions, TargetPolicy]:
     """The target policy a user named, and the log it is judged on (re-indexed to the
     run's catalog for a saved or built-in policy)."""
     from fusionrank.evaluation.ope.targets import score_table_target, uniform_target
@@ -106,7 +117,7 @@ def target_policy(
 
 def _policy_target(
     spec: str, logged: LoggedBandit, run: RunFolder
-) -> tuple[BanditLog, TargetPolicy]:
+) -> tuple[BanditLog | Impressions, TargetPolicy]:
     """A saved policy (folder or name of the run) or a built-in, ranking each logged
     page's query through the run's retriever, as a target policy.
 
@@ -161,12 +172,23 @@ class OpeResult:
         estimates: One per estimator.
         alpha: The intervals' level is ``1 - alpha``.
         report: The HTML report.
+        propensities: Whether the logs had propensities (else only the position-based
+            estimators ran).
+        not_estimated: Estimator -> why it could not run on these logs.
     """
 
     target: str
     estimates: Sequence[Estimate]
     alpha: float
     report: Path
+    propensities: bool = True
+    not_estimated: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def notes(self) -> list[str]:
+        """What each estimate assumes, and why any estimator is missing."""
+        notes = [f"{e.estimator} assumes {e.assumption}." for e in self.estimates if e.assumption]
+        return notes + [f"{k}: not estimated: {why}." for k, why in self.not_estimated.items()]
 
 
 def estimate_ope(
@@ -190,22 +212,31 @@ def estimate_ope(
 
     logged = load_bandit_log(logs, reward, log_format)
     log, target = target_policy(policy, logged, run)
-    estimates = estimate_all(
-        log,
-        target,
-        reward_model=config.reward_model,
-        n_folds=config.n_folds,
-        alpha=config.alpha,
-        n_bootstrap=config.n_bootstrap,
-        rng=rng(seed, "evaluation"),
-    )
+    stream = rng(seed, "evaluation")
+    skipped: dict[str, str] = {}
+    if isinstance(log, Impressions):
+        assert logged.pages is not None  # fusionrank logs (OBD has propensities)
+        estimates, skipped = estimate_without_propensities(
+            log, target, logged.pages, run,
+            alpha=config.alpha, n_bootstrap=config.n_bootstrap, rng=stream,
+        )  # fmt: skip
+    else:
+        estimates = estimate_all(
+            log, target, reward_model=config.reward_model, n_folds=config.n_folds,
+            alpha=config.alpha, n_bootstrap=config.n_bootstrap, rng=stream,
+        )  # fmt: skip
+    propensities = not isinstance(log, Impressions)
+    result = OpeResult(target.name, estimates, config.alpha, Path(), propensities, skipped)
     folder = out or run.evaluation.ope
     report = Report(f"Off-policy estimates: {target.name}")
     report.text(
         f"Logs: {logs} ({len(log):,} impressions on {log.n_groups:,} pages); reward: {reward}."
     )
     add_ope(report, {target.name: estimates})
+    for note in result.notes:
+        report.text(note)
     path = report.write(folder)
     inputs = {"logs": str(logs), "policy": policy, "reward": reward, "seed": seed}
-    write_json(folder / "estimates.json", {**inputs, "estimates": [e.to_dict() for e in estimates]})
-    return OpeResult(target.name, estimates, config.alpha, path)
+    found = {"estimates": [e.to_dict() for e in estimates], "not_estimated": skipped}
+    write_json(folder / "estimates.json", {**inputs, **found})
+    return replace(result, report=path)

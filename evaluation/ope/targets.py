@@ -1,6 +1,6 @@
 """Target policies: what the policy under evaluation would show at each logged impression.
 
-A :class:`TargetPolicy` holds, for every row of a :class:`~.data.BanditLog`,
+A :class:`TargetPolicy` holds, for every row of a log (:class:`~.data.SlotLog`),
 
 * the policy's distribution over items at that row's slot (sparse: C candidate items and
   their probabilities), which the direct method and doubly robust need, and
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fusionrank.evaluation.ope.data import BanditLog
+from fusionrank.evaluation.ope.data import SlotLog
 from fusionrank.evaluation.rankers import ScoreTable
 from fusionrank.protocols import RankingPolicy
 from fusionrank.types import PAD, CandidateBatch, Rankings
@@ -59,12 +59,12 @@ class TargetPolicy:
     def __len__(self) -> int:
         return int(self.actions.shape[0])
 
-    def logged_prob(self, log: BanditLog) -> np.ndarray:
+    def logged_prob(self, log: SlotLog) -> np.ndarray:
         """float64, shape (n,): ``pi(a_i at k_i | x_i)`` of each logged row."""
         self.check(log)
         return self.position_probs[np.arange(len(log)), log.position]
 
-    def check(self, log: BanditLog) -> None:
+    def check(self, log: SlotLog) -> None:
         if len(self) != len(log) or self.position_probs.shape[1] != log.n_positions:
             raise ValueError(
                 f"target {self.name} covers {len(self)} rows x {self.position_probs.shape[1]}"
@@ -79,7 +79,7 @@ class TargetPolicy:
 
 
 def uniform_target(
-    log: BanditLog, candidates: np.ndarray | None = None, name: str = "uniform"
+    log: SlotLog, candidates: np.ndarray | None = None, name: str = "uniform"
 ) -> TargetPolicy:
     """A policy that shows a uniformly random candidate at every slot.
 
@@ -108,7 +108,7 @@ def uniform_target(
     )
 
 
-def ranking_target(log: BanditLog, ranked: np.ndarray, name: str) -> TargetPolicy:
+def ranking_target(log: SlotLog, ranked: np.ndarray, name: str) -> TargetPolicy:
     """A deterministic policy: page ``g`` would show ``ranked[g]`` (best first).
 
     Args:
@@ -136,7 +136,7 @@ def ranking_target(log: BanditLog, ranked: np.ndarray, name: str) -> TargetPolic
     )
 
 
-def score_table_target(log: BanditLog, table: ScoreTable, group_query: np.ndarray) -> TargetPolicy:
+def score_table_target(log: SlotLog, table: ScoreTable, group_query: np.ndarray) -> TargetPolicy:
     """A score table's ranking of each logged page's query, as a target policy.
 
     Args:
@@ -148,7 +148,7 @@ def score_table_target(log: BanditLog, table: ScoreTable, group_query: np.ndarra
 
 
 def ranking_policy_target(
-    policy: RankingPolicy, candidates: CandidateBatch, log: BanditLog
+    policy: RankingPolicy, candidates: CandidateBatch, log: SlotLog
 ) -> TargetPolicy:
     """A :class:`~fusionrank.protocols.RankingPolicy` re-ranking each logged page's
     candidates, as a target policy (the hook for trained policies).

@@ -67,16 +67,24 @@ def ope(
     result = estimate_ope(
         run, logs, policy, reward, resolved.evaluation, resolved.seed, log_format, out
     )
+    if not result.propensities:
+        console.print(f"{logs}: no propensities; position-based estimators only")
     print_estimates(result, f"{result.target}: estimated {reward} per impression")
+    for note in result.notes:
+        console.print(note, markup=False, highlight=False)
     console.print(f"report: {result.report}")
 
 
 def print_estimates(result: OpeResult, title: str) -> None:
-    rows = [
-        [e.estimator, f"{e.value:.5g}", f"[{e.ci[0]:.5g}, {e.ci[1]:.5g}]", f"{e.ess:,.0f}"]
-        for e in result.estimates
-    ]
-    print_table(title, ("estimator", "value", f"{1 - result.alpha:.0%} CI", "ESS"), rows, left=0)
+    covered = any(e.coverage is not None for e in result.estimates)
+    rows = []
+    for e in result.estimates:
+        cells = [e.estimator, f"{e.value:.5g}", f"[{e.ci[0]:.5g}, {e.ci[1]:.5g}]", f"{e.ess:,.0f}"]
+        if covered:
+            cells.append("–" if e.coverage is None else f"{e.coverage:.0%}")
+        rows.append(cells)
+    columns = ["estimator", "value", f"{1 - result.alpha:.0%} CI", "ESS"]
+    print_table(title, [*columns, *(["coverage"] * covered)], rows, left=0)
 
 
 def power(

@@ -227,3 +227,40 @@ class ChainPage:
         quiet = g_last * none_after[rows, last + 1] + 1 - g_last
         posterior = s_last / np.maximum(s_last + (1 - s_last) * quiet, 1e-300)
         return np.where(any_click, posterior, 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class TruncatedPage:
+    """A page longer than the logs ever showed: the click model's page of its first
+    ``width`` ranks, and below them ranks that the simulated user never examines (no
+    click, no purchase), because the logs say nothing of how users treat them.
+
+    Args:
+        inner: The click model's page of the first ``width`` ranks.
+        width: The deepest rank the click model was fitted on.
+        n_ranks: The page's length L (> ``width``).
+    """
+
+    inner: Page
+    width: int
+    n_ranks: int
+
+    def _pad(self, values: np.ndarray) -> np.ndarray:
+        return np.pad(values, ((0, 0), (0, self.n_ranks - self.width)))
+
+    def click_probs(self) -> np.ndarray:
+        return self._pad(self.inner.click_probs())
+
+    def conditional_click_probs(self, clicks: np.ndarray) -> np.ndarray:
+        return self._pad(self.inner.conditional_click_probs(clicks[:, : self.width]))
+
+    def expected(self, purchase: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        clicks, purchases, stopped = self.inner.expected(purchase[:, : self.width])
+        return self._pad(clicks), self._pad(purchases), stopped
+
+    def sample(self, purchase: np.ndarray, rng: np.random.Generator) -> PageSample:
+        sample = self.inner.sample(purchase[:, : self.width], rng)
+        return PageSample(self._pad(sample.clicks), self._pad(sample.purchases), sample.stopped)
+
+    def stop_posterior(self, clicks: np.ndarray, purchase: np.ndarray) -> np.ndarray:
+        return self.inner.stop_posterior(clicks[:, : self.width], purchase[:, : self.width])

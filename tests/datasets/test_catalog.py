@@ -94,33 +94,33 @@ INVALID = [
     (
         "duplicate ids",
         put("item_id", 2, "007"),
-        "row 2, column 'item_id': duplicate id '007' (first at row 0); make item ids unique",
+        "line 4, column 'item_id': duplicate id '007' (first at line 2); make item ids unique",
     ),
     (
         "empty id",
         put("item_id", 1, None),
-        "row 1, column 'item_id': is empty; give every item a non-empty id",
+        "line 3, column 'item_id': is empty; give every item a non-empty id",
     ),
     (
         "empty title",
         put("title", 1, "  "),
-        "row 1, column 'title': is empty; give every item a title",
+        "line 3, column 'title': is empty; give every item a title",
     ),
     (
         "negative price",
         put("price", 2, -1.0),
-        "row 2, column 'price': holds -1; give every item a finite price >= 0, or drop the column",
+        "line 4, column 'price': holds -1; give every item a finite price >= 0, or drop the column",
     ),
     (
         "price not a number",
         put("price", 0, "cheap"),
-        "row 0, column 'price': holds 'cheap', not a number; give every item a finite price"
+        "line 2, column 'price': holds 'cheap', not a number; give every item a finite price"
         " >= 0, or drop the column",
     ),
     (
         "empty price",
         put("price", 1, None),
-        "row 1, column 'price': is empty; give every item a finite price >= 0, or drop the column",
+        "line 3, column 'price': is empty; give every item a finite price >= 0, or drop the column",
     ),
 ]
 
@@ -169,7 +169,7 @@ def test_a_missing_image_names_its_row_and_path(tmp_path: Path) -> None:
     path = write(tmp_path, good_table())
     (tmp_path / "img" / "b.png").unlink()
     message = (
-        f"{path}: row 1, column 'image_path': image file '{tmp_path / 'img' / 'b.png'}' does"
+        f"{path}: line 3, column 'image_path': image file '{tmp_path / 'img' / 'b.png'}' does"
         " not exist; add the file, correct the path (relative to the catalog's folder), or"
         " load with check_images=False"
     )
@@ -189,7 +189,8 @@ def test_file_level_errors(tmp_path: Path) -> None:
         ),
         (
             tmp_path / "none.csv",
-            f"{tmp_path / 'none.csv'}: does not exist; check the path; a catalog is one"
+            f"{tmp_path / 'none.csv'}: does not exist; check the path (in a run config it is"
+            " data.catalog, relative to the folder you run fusionrank in); a catalog is one"
             " .parquet or .csv file",
         ),
     ]

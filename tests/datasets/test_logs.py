@@ -263,7 +263,8 @@ def test_load_logs_file_errors(tmp_path: Path) -> None:
         ),
         (
             tmp_path / "none.parquet",
-            f"{tmp_path / 'none.parquet'}: does not exist; check the path; logs are one"
+            f"{tmp_path / 'none.parquet'}: does not exist; check the path (in a run config it"
+            " is data.logs, relative to the folder you run fusionrank in); logs are one"
             " .parquet file",
         ),
         (broken, f"{broken}: cannot be read as parquet"),
