@@ -41,7 +41,6 @@ from fusionrank.evaluation.interleaving import (
     summarize,
 )
 from fusionrank.evaluation.rankers import ScoreTable
-from fusionrank.evaluation.report import Report
 from fusionrank.evaluation.sections import add_ab, add_interleaving
 from fusionrank.evaluation.sequential import msprt
 from fusionrank.evaluation.shopworld import (
@@ -50,6 +49,7 @@ from fusionrank.evaluation.shopworld import (
     shopworld_reformulation,
     shopworld_traffic,
 )
+from fusionrank.reports import Report
 
 
 def one_session_at_a_time(truth, sampler, ranker, n, settings, reformulate, seed):

@@ -34,8 +34,8 @@ import numpy as np
 from fusionrank.evaluation import plots
 from fusionrank.evaluation.ope.estimators import ESTIMATORS
 from fusionrank.evaluation.ope.obd import OBDValidation, bootstrap_rows, validate_on_obd
-from fusionrank.evaluation.report import Report
 from fusionrank.evaluation.sections import add_ope
+from fusionrank.reports import Report
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGNS = ("all", "men", "women")

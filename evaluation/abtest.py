@@ -36,11 +36,11 @@ from fusionrank.evaluation.interleaving import (
     summarize,
 )
 from fusionrank.evaluation.policies import policy_ranker, resolve_policy
-from fusionrank.evaluation.report import Report
 from fusionrank.evaluation.sections import add_ab, add_interleaving
 from fusionrank.evaluation.sequential import SequentialResult, msprt
 from fusionrank.evaluation.traffic import Ranker
 from fusionrank.protocols import UserModel
+from fusionrank.reports import Report
 from fusionrank.runs import RunFolder
 from fusionrank.simulator.traffic import QuerySampler
 
@@ -176,13 +176,7 @@ def _write(
     interleaving: dict[str, InterleavingResult],
     needed: dict[str, SessionsComparison | None],
 ) -> Path:
-    report = Report(f"A/B: {names[1]} against {names[0]}")
-    report.text(
-        "Worlds side by side: "
-        + ", ".join(runs)
-        + ". The fitted simulator is what the logs predict; the hidden truth (ShopWorld "
-        "only) is what ShopWorld's users did on the same traffic."
-    )
+    report = Report(f"A/B: {names[1]} against {names[0]}", "ab.html.j2", {"worlds": list(runs)})
     add_ab(report, runs)
     report.heading("Sequential test (mSPRT) on clicks per session")
     rows = [

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fusionrank.evaluation import plots
-from fusionrank.evaluation.report import Report, format_p
+from fusionrank.reports import Report, format_p
 
 if TYPE_CHECKING:
     from fusionrank.evaluation.compare import ComparisonResult
@@ -62,13 +62,13 @@ def write_comparison(result: ComparisonResult, folder: Path) -> Path:
     first = next(iter(result.metrics.values()))[0]
     metrics = [m for m in TABLE_METRICS if m in first.names]
     level = f"{1 - result.alpha:.0%}"
-    report = Report("Policy comparison on simulated traffic")
-    report.text(
-        f"{result.sessions:,} sessions per policy and world, every policy on the same "
-        f"sampled queries and users with common random numbers. Worlds: "
-        f"{', '.join(result.metrics)}. Baseline: {result.baseline}"
-        + (f"; oracle: {result.oracle}." if result.oracle else ".")
-    )
+    context = {
+        "sessions": result.sessions,
+        "worlds": list(result.metrics),
+        "baseline": result.baseline,
+        "oracle": result.oracle,
+    }
+    report = Report("Policy comparison on simulated traffic", "compare.html.j2", context)
     report.heading("Per-session means")
     header = ["world", "policy"]
     for metric in metrics:

@@ -14,8 +14,8 @@ from fusionrank.evaluation import plots
 from fusionrank.evaluation.ab import ABRun
 from fusionrank.evaluation.interleaving import InterleavingResult, SessionsComparison
 from fusionrank.evaluation.ope.estimators import Estimate
-from fusionrank.evaluation.report import Report, format_p
 from fusionrank.evaluation.stats import cumulative_lift
+from fusionrank.reports import Report, format_p
 
 logger = logging.getLogger(__name__)
 

@@ -1,18 +1,26 @@
-"""The run's own report, ``runs/<name>/report.html``: what each stage took, the results
-table of the simulated A/B (fitted simulator and, on ShopWorld, hidden users) and links to
-every stage's report."""
+"""The run's own report, ``runs/<name>/report.html``: what the run was built on, a verdict
+per policy, the results of the simulated A/B (the fitted simulator and, on ShopWorld, the
+hidden users), how far to trust the simulator, the stages, and links to every stage's
+report. Rendered from ``templates/run.html.j2``.
+
+On the user's own data there is no hidden truth: the report says so, says what stands in
+for it (the fitted simulator's verdict, with its fidelity figures, and off-policy
+estimates from the logs alone) and shows no oracle and no gap to one.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fusionrank.io import read_json
+from fusionrank.reports import format_cell, png_base64, render
 from fusionrank.runs import RunFolder
 
 logger = logging.getLogger(__name__)
@@ -23,6 +31,16 @@ METRICS = (
     ("ctr", "CTR"),
     ("ndcg", "nDCG@10"),
 )
+
+
+def confidence(compare: Mapping[str, Any]) -> str:
+    """The lifts' confidence level, e.g. ``95 %`` (from their ``alpha``)."""
+    for row in compare["rows"]:
+        for metric, _ in METRICS:
+            lift = (row.get(metric) or {}).get("lift")
+            if lift:
+                return f"{1 - lift['alpha']:.0%}".replace("%", " %")
+    return "95 %"
 
 
 def links(run: RunFolder) -> list[tuple[str, Path]]:
@@ -36,98 +54,177 @@ def links(run: RunFolder) -> list[tuple[str, Path]]:
     ]
 
 
-def results_rows(compare: dict[str, Any]) -> dict[str, list[list[Any]]]:
-    """Per world, one row per policy: mean [95 % CI] of each metric, lift and gap closed."""
-    worlds: dict[str, list[list[Any]]] = {}
-    for row in compare["rows"]:
-        cells: list[Any] = [row["policy"]]
-        for metric, _ in METRICS:
-            entry = row.get(metric)
-            cells.append(entry["mean"] if entry else float("nan"))
-            cells.append(tuple(entry["ci"]) if entry else (float("nan"),) * 2)
-        lift = (row.get("purchases") or {}).get("lift")
-        cells.append(tuple(lift["relative_ci_normal"]) if lift else (float("nan"),) * 2)
-        gap = row.get("gap_closed", {}).get("purchases")
-        cells.append(float("nan") if gap is None else gap)
-        worlds.setdefault(row["world"], []).append(cells)
-    return worlds
-
-
-def _percent(value: Any) -> str:
-    return "–" if value is None or not np.isfinite(value) else f"{value:.0%}"
-
-
-def _percent_interval(value: Any) -> str:
-    low, high = value
+def _interval(low: float | None, high: float | None, percent: bool = False) -> str:
     if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
         return "–"
-    return f"[{low:+.1%}, {high:+.1%}]"
+    if percent:
+        return f"[{low:+.1%}, {high:+.1%}]"
+    return f"[{format_cell(float(low))}, {format_cell(float(high))}]"
 
 
-def purchases_figure(worlds: dict[str, list[list[Any]]]) -> tuple[Any, dict[str, Any]]:
-    """Purchases per session with 95 % intervals, one panel per world."""
+def _estimate(entry: Mapping[str, Any] | None) -> str:
+    """``mean [low, high]`` of one metric of one policy."""
+    if not entry:
+        return "–"
+    low, high = entry["ci"]
+    return f"{format_cell(float(entry['mean']))} {_interval(low, high)}"
+
+
+def _lift(entry: Mapping[str, Any] | None) -> str:
+    """The relative lift over the baseline with its interval, e.g. ``+8.5% [+5.3%, +11.8%]``."""
+    lift = (entry or {}).get("lift")
+    if not lift or lift.get("relative") is None:
+        return "–"
+    low, high = lift["relative_ci_normal"]
+    return f"{lift['relative']:+.1%} {_interval(low, high, percent=True)}"
+
+
+def verdict_metric(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Purchases per session when any policy's sessions bought, else CTR."""
+    bought = any((row.get("purchases") or {}).get("mean", 0) > 0 for row in rows)
+    return "purchases" if bought else "ctr"
+
+
+def verdict(row: Mapping[str, Any], metric: str, baseline: str, level: str) -> str:
+    """One sentence: better than, worse than or not different from the baseline."""
+    lift = (row.get(metric) or {}).get("lift")
+    if not lift:
+        return f"{row['policy']}: not compared (no paired lift on {metric})."
+    low, high = lift["relative_ci_normal"]
+    shown = f"{lift['relative']:+.1%} {_interval(low, high, percent=True)} {metric}"
+    if low is not None and low > 0:
+        return f"{row['policy']}: better than {baseline} with {level} confidence ({shown})."
+    if high is not None and high < 0:
+        return f"{row['policy']}: worse than {baseline} with {level} confidence ({shown})."
+    return f"{row['policy']}: no significant difference from {baseline} ({shown})."
+
+
+@dataclass(frozen=True)
+class WorldResults:
+    """One world's results: table rows, verdict sentences, the purchases figure's data."""
+
+    name: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    verdicts: tuple[str, ...]
+
+
+def world_results(compare: Mapping[str, Any], oracle: bool) -> list[WorldResults]:
+    """Per world: a row per policy (estimates beside intervals), and a verdict per policy
+    against the baseline."""
+    baseline, level = compare["baseline"], confidence(compare)
+    worlds: dict[str, list[Mapping[str, Any]]] = {}
+    for row in compare["rows"]:
+        worlds.setdefault(row["world"], []).append(row)
+    out = []
+    for world, rows in worlds.items():
+        metrics = [(m, label) for m, label in METRICS if any(m in r for r in rows)]
+        header = ["policy", *(label for _, label in metrics), f"purchases vs {baseline}"]
+        header += ["gap closed"] if oracle else []
+        table = []
+        for row in rows:
+            cells = [row["policy"], *(_estimate(row.get(m)) for m, _ in metrics)]
+            cells.append(_lift(row.get("purchases")))
+            if oracle:
+                gap = (row.get("gap_closed") or {}).get("purchases")
+                cells.append("–" if gap is None or not np.isfinite(gap) else f"{gap:.0%}")
+            table.append(tuple(cells))
+        metric = verdict_metric(rows)
+        sentences = tuple(
+            verdict(r, metric, baseline, level)
+            for r in rows
+            if r["policy"] not in (baseline, compare.get("oracle"))
+        )
+        out.append(WorldResults(world, tuple(header), tuple(table), sentences))
+    return out
+
+
+def purchases_figure(compare: Mapping[str, Any]) -> str:
+    """Purchases per session with 95 % intervals, one panel per world, as a base64 PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    worlds: dict[str, list[Mapping[str, Any]]] = {}
+    for row in compare["rows"]:
+        if row.get("purchases"):
+            worlds.setdefault(row["world"], []).append(row)
     fig, axes = plt.subplots(1, len(worlds), figsize=(5.2 * len(worlds), 3.6), squeeze=False)
-    data: dict[str, Any] = {}
     for ax, (world, rows) in zip(axes.ravel(), worlds.items(), strict=True):
-        names = [r[0] for r in rows]
-        mean = np.array([r[1] for r in rows], dtype=float)
-        low = np.array([r[2][0] for r in rows], dtype=float)
-        high = np.array([r[2][1] for r in rows], dtype=float)
-        y = np.arange(len(names))
+        mean = np.array([r["purchases"]["mean"] for r in rows], dtype=float)
+        low = np.array([r["purchases"]["ci"][0] for r in rows], dtype=float)
+        high = np.array([r["purchases"]["ci"][1] for r in rows], dtype=float)
+        y = np.arange(len(rows))
         ax.barh(y, mean, xerr=[mean - low, high - mean], color="#1f77b4", capsize=3)
-        ax.set_yticks(y, names)
+        ax.set_yticks(y, [r["policy"] for r in rows])
         ax.invert_yaxis()
         ax.set_title(world)
         ax.set_xlabel("purchases per session (95 % CI)")
-        data[world] = {"policies": names, "mean": mean, "ci_low": low, "ci_high": high}
     fig.tight_layout()
-    return fig, data
+    return png_base64(fig)
+
+
+def _fidelity(run: RunFolder) -> dict[str, Any] | None:
+    """The simulator's held-out log-likelihood beside the position-only baseline."""
+    path = run.simulator.report / "figures.json"
+    if not path.is_file():
+        return None
+    figures = read_json(path)
+    models = figures["models"]
+    return {
+        "click_model": figures["click_model"],
+        "held_out_pages": figures["held_out_pages"],
+        "simulator": models.get("simulator", {}).get("log_likelihood"),
+        "rank_ctr": models.get("rank_ctr", {}).get("log_likelihood"),
+    }
+
+
+def _context(run: RunFolder, stage_names: Sequence[str]) -> dict[str, Any]:
+    manifest = run.manifest
+    inputs = manifest.inputs() or {}
+    stages = [(n, r.seconds) for n in stage_names if (r := manifest.stage(n)) is not None]
+    index = manifest.stage("index")
+    world = run.world.summary
+    compare = (
+        read_json(run.evaluation.compare_json) if run.evaluation.compare_json.is_file() else None
+    )
+    oracle = bool(compare and compare.get("oracle"))
+    return {
+        "title": f"fusionrank run: {run.name}",
+        "own_data": bool(inputs.get("own_data")),
+        "inputs": inputs,
+        "world": read_json(world) if world.is_file() and not inputs.get("own_data") else None,
+        "has_truth": run.world.has_truth,
+        "modalities": list(index.summary.get("modalities", [])) if index else [],
+        "compare": compare,
+        "worlds": world_results(compare, oracle) if compare else [],
+        "figure": purchases_figure(compare) if compare else None,
+        "fidelity": _fidelity(run),
+        "stages": [(n, f"{s:.1f}") for n, s in stages],
+        "links": [
+            (label, p.relative_to(run.path).as_posix()) for label, p in links(run) if p.exists()
+        ],
+        "tensorboard": os.fspath(run.tensorboard),
+        "run_path": os.fspath(run.path),
+    }
 
 
 def write_summary(run: RunFolder, stage_names: Sequence[str]) -> Path:
-    """Write ``report.html`` (and ``report.json``) in the run folder; return its path."""
-    from fusionrank.evaluation.report import Report
+    """Write ``report.html`` (and ``report.json``, its figures) in the run folder; return
+    the HTML path."""
+    from fusionrank.io import atomic_path, write_json
 
-    report = Report(f"fusionrank run: {run.path.name}")
-    stages = []
-    for name in stage_names:
-        record = run.manifest.stage(name)
-        if record is not None:
-            stages.append([name, record.seconds])
-    report.heading("Stages")
-    report.table("stages", ["stage", "seconds"], stages)
-    compare_path = run.evaluation.compare_json
-    if compare_path.is_file():
-        compare = read_json(compare_path)
-        worlds = results_rows(compare)
-        report.heading("Results")
-        report.text(
-            f"{compare['sessions']:,} simulated sessions per policy, the same queries and users "
-            f"for every policy. Lift is relative to {compare['baseline']} on purchases per "
-            "session (95 % CI, paired); gap closed is the share of the distance from "
-            f"{compare['baseline']} to {compare.get('oracle') or 'the oracle'} on purchases."
-        )
-        header = ["policy"]
-        for _, label in METRICS:
-            header += [label, "95 % CI"]
-        header += ["purchase lift", "gap closed"]
-        formats = {"purchase lift": _percent_interval, "gap closed": _percent}
-        for world, rows in worlds.items():
-            report.heading(world)
-            report.table(f"results_{world}", header, rows, formats)
-        figure, data = purchases_figure(worlds)
-        report.figure("purchases", figure, data, "Purchases per session by policy and world.")
-    report.heading("Stage reports")
-    present = [(label, p.relative_to(run.path)) for label, p in links(run) if p.exists()]
-    report.links([(label, href.as_posix()) for label, href in present])
-    tensorboard = run.tensorboard
-    report.text(
-        f"Training curves: tensorboard --logdir {os.fspath(tensorboard)}. "
-        f"Serve the trained re-ranker: fusionrank serve --run {os.fspath(run.path)}"
-    )
-    return report.write(run.path, run.report_html.name, run.report_json.name)
+    context = _context(run, stage_names)
+    with atomic_path(run.report_html) as tmp:
+        tmp.write_text(render("run.html.j2", **context), encoding="utf-8")
+    figures = {
+        "inputs": context["inputs"],
+        "stages": context["stages"],
+        "verdicts": {w.name: list(w.verdicts) for w in context["worlds"]},
+        "results": {w.name: {"header": w.header, "rows": w.rows} for w in context["worlds"]},
+        "fidelity": context["fidelity"],
+    }
+    write_json(run.report_json, figures)
+    logger.info("report written to %s", run.report_html)
+    return run.report_html

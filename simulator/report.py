@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import base64
-import html
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from fusionrank.io import atomic_dir, write_json
+from fusionrank.reports import render
 
 
 def _ranks(values: list) -> np.ndarray:
@@ -84,15 +84,6 @@ def _plot_sessions(figures: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
-def _table(rows: list[list[Any]], header: list[str]) -> str:
-    def cell(value: Any) -> str:
-        return f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
-
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def _html(figures: dict[str, Any], images: dict[str, bytes]) -> str:
     models = figures["models"]
     model_rows = [
@@ -110,29 +101,15 @@ def _html(figures: dict[str, Any], images: dict[str, bytes]) -> str:
         ["per page", purchases["observed_per_page"], purchases["simulated_per_page"]],
         ["per click", purchases["observed_per_click"], purchases["simulated_per_click"]],
     ]
-    embedded = "".join(
-        f'<h3>{html.escape(name)}</h3><img src="data:image/png;base64,'
-        f'{base64.b64encode(data).decode()}">'
-        for name, data in images.items()
+    return render(
+        "fidelity.html.j2",
+        title="Simulator fidelity on held-out logs",
+        figures=figures,
+        model_rows=model_rows,
+        purchase_rows=purchase_rows,
+        session_rows=session_rows,
+        images={name: base64.b64encode(data).decode() for name, data in images.items()},
     )
-    return f"""<!doctype html><html><head><meta charset="utf-8">
-<title>fusionrank simulator fidelity</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}
-table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px}}</style>
-</head><body><h1>Simulator fidelity on held-out logs</h1>
-<p>Click model <b>{html.escape(figures["click_model"])}</b>; fitted on {figures["train_pages"]}
-pages, judged on the {figures["held_out_pages"]} latest ones
-({figures["held_out_queries_seen_in_training"]:.1%} of their queries seen in training).
-Log-likelihood is the mean over shown positions of ln P(click | clicks above); perplexity is
-2^-(mean log2 P) per position, averaged over positions (1 is perfect). The baselines
-global_ctr and rank_ctr are the yardsticks: a model that does not beat rank_ctr adds
-nothing over position alone.</p>
-<h2>Click models</h2>{_table(model_rows, ["model", "log-likelihood", "perplexity"])}
-<h2>Purchases</h2>{_table(purchase_rows, ["", "observed", "simulated"])}
-<p>Purchases recorded in the logs: {purchases["recorded"]}.</p>
-<h2>Sessions</h2>{_table(session_rows, ["", "observed", "simulated"])}
-<h2>Plots</h2>{embedded}</body></html>
-"""
 
 
 def write_report(figures: dict[str, Any], folder: str | Path) -> Path:

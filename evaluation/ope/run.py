@@ -205,9 +205,9 @@ def estimate_ope(
     PBM-IPS), each with a bootstrap interval, and write the report and ``estimates.json``
     to ``out`` (default the run's ``evaluation/ope``)."""
     from fusionrank.evaluation.ope.estimators import estimate_all
-    from fusionrank.evaluation.report import Report
     from fusionrank.evaluation.sections import add_ope
     from fusionrank.io import write_json
+    from fusionrank.reports import Report
     from fusionrank.seeding import rng
 
     logged = load_bandit_log(logs, reward, log_format)
@@ -228,13 +228,16 @@ def estimate_ope(
     propensities = not isinstance(log, Impressions)
     result = OpeResult(target.name, estimates, config.alpha, Path(), propensities, skipped)
     folder = out or run.evaluation.ope
-    report = Report(f"Off-policy estimates: {target.name}")
-    report.text(
-        f"Logs: {logs} ({len(log):,} impressions on {log.n_groups:,} pages); reward: {reward}."
-    )
+    context = {
+        "logs": str(logs),
+        "impressions": len(log),
+        "pages": log.n_groups,
+        "reward": reward,
+        "propensities": propensities,
+        "notes": result.notes,
+    }
+    report = Report(f"Off-policy estimates: {target.name}", "ope.html.j2", context)
     add_ope(report, {target.name: estimates})
-    for note in result.notes:
-        report.text(note)
     path = report.write(folder)
     inputs = {"logs": str(logs), "policy": policy, "reward": reward, "seed": seed}
     found = {"estimates": [e.to_dict() for e in estimates], "not_estimated": skipped}

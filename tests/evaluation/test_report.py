@@ -10,9 +10,9 @@ import numpy as np
 from fusionrank.evaluation.ab import SessionSettings, run_ab
 from fusionrank.evaluation.interleaving import simulate_interleaving, summarize
 from fusionrank.evaluation.ope import Estimate
-from fusionrank.evaluation.report import Report, format_cell
 from fusionrank.evaluation.sections import add_ab, add_interleaving, add_ope
 from fusionrank.io import read_json
+from fusionrank.reports import Report, format_cell
 
 PNG_MAGIC = b"\x89PNG"
 

@@ -53,14 +53,17 @@ def tiny_options() -> list[str]:
 
 def check_run(run: Path) -> dict:
     """Every stage finished; the evaluation has the fitted simulator's verdict only."""
-    for stage in STAGES:
-        marker = json.loads((run / "stages" / f"{stage.name}.json").read_text())
-        assert marker["stage"] == stage.name
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert list(manifest["stages"]) == [stage.name for stage in STAGES]
+    assert manifest["inputs"]["own_data"] is True
     compare = json.loads((run / "evaluation" / "compare.json").read_text())
     assert {row["world"] for row in compare["rows"]} == {"fitted simulator"}
     policies = {row["policy"] for row in compare["rows"]}
     assert {"logging", "default-order", "lambdamart", "ppo-rerank", "ppo-fusion"} <= policies
-    assert (run / "report.html").is_file()
+    report = (run / "report.html").read_text()
+    assert "There is no hidden truth for these logs" in report
+    assert "oracle" not in report and "gap closed" not in report
+    assert "Retrieval modalities: text, lexical." in report
     return compare
 
 

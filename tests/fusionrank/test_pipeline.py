@@ -40,6 +40,7 @@ def statuses(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_quick_demo_runs_every_stage_then_reuses_what_did_not_change(tmp_path: Path) -> None:
     first = demo(tmp_path)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]

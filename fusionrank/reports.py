@@ -1,20 +1,26 @@
-"""Self-contained HTML reports: one file with the figures embedded as base64 PNGs and the
-tables inline, and beside it a JSON file with every figure's numbers.
+"""Self-contained HTML reports, rendered from Jinja2 templates: one file with the figures
+embedded as base64 PNGs and the tables inline, and beside it a JSON file with every
+figure's numbers.
 
 ```
 <out>/report.html    open in any browser; needs no other file
 <out>/figures.json   {figure name: the numbers it draws}, plus the report's tables
 ```
+
+Every page extends ``templates/base.html.j2`` (the layout and style). A :class:`Report` is
+built block by block (headings, paragraphs, tables, figures, links) and rendered by its
+report's template (``report.html.j2`` renders the blocks; a report's own template, e.g.
+``compare.html.j2``, adds its fixed text around them).
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +30,36 @@ from fusionrank.io import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
 
-_STYLE = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
-       max-width: 1100px; color: #222; line-height: 1.45; padding: 0 1em; }
-h1 { border-bottom: 2px solid #1f77b4; padding-bottom: .2em; }
-h2 { margin-top: 1.8em; color: #1f4e79; }
-table { border-collapse: collapse; margin: .8em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
-th { background: #eef3f8; } td:first-child, th:first-child { text-align: left; }
-tr:nth-child(even) td { background: #fafafa; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: 0.85em; color: #555; }
-p.note { font-size: 0.9em; color: #444; }
-"""
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@cache
+def environment() -> Any:
+    """The Jinja2 environment of the report templates (HTML autoescaped)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def render(template: str, **context: Any) -> str:
+    """Render a report template (a file in ``fusionrank/templates``) with ``context``."""
+    return str(environment().get_template(template).render(**context))
+
+
+def png_base64(figure: Any, dpi: int = 110) -> str:
+    """A matplotlib figure as a base64 PNG (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _jsonable(value: Any) -> Any:
@@ -71,33 +94,45 @@ def format_cell(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Block:
+    """One block of a report: ``kind`` is heading, text, note, table, figure or links."""
+
+    kind: str
+    text: str = ""
+    header: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    name: str = ""
+    png: str = ""
+    links: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass
 class Report:
-    """An HTML report built section by section, written atomically.
+    """An HTML report built block by block, rendered by ``template``, written atomically.
 
     Args:
         title: The page title.
+        template: The report's template in ``fusionrank/templates``.
+        context: Values the template uses besides the blocks.
     """
 
     title: str
-    _parts: list[str] = field(default_factory=list)
+    template: str = "report.html.j2"
+    context: dict[str, Any] = field(default_factory=dict)
+    _blocks: list[Block] = field(default_factory=list)
     _figures: dict[str, Any] = field(default_factory=dict)
     _tables: dict[str, Any] = field(default_factory=dict)
 
     def heading(self, text: str) -> None:
-        self._parts.append(f"<h2>{html.escape(text)}</h2>")
+        self._blocks.append(Block("heading", text))
 
     def text(self, text: str, note: bool = False) -> None:
-        css = ' class="note"' if note else ""
-        self._parts.append(f"<p{css}>{html.escape(text)}</p>")
+        self._blocks.append(Block("note" if note else "text", text))
 
     def links(self, items: Sequence[tuple[str, str]]) -> None:
         """A list of links: ``(label, href)``, hrefs relative to the report's folder."""
-        rows = "".join(
-            f'<li><a href="{html.escape(href)}">{html.escape(label)}</a></li>'
-            for label, href in items
-        )
-        self._parts.append(f"<ul>{rows}</ul>")
+        self._blocks.append(Block("links", links=tuple((str(a), str(b)) for a, b in items)))
 
     def table(
         self,
@@ -113,37 +148,17 @@ class Report:
                 :func:`format_cell`), e.g. ``{"p-value": format_p}``.
         """
         formatters = [(formats or {}).get(h, format_cell) for h in header]
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        body = "".join(
-            "<tr>"
-            + "".join(f"<td>{html.escape(f(v))}</td>" for f, v in zip(formatters, row, strict=True))
-            + "</tr>"
-            for row in rows
-        )
-        self._parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        cells = tuple(tuple(f(v) for f, v in zip(formatters, row, strict=True)) for row in rows)
+        self._blocks.append(Block("table", header=tuple(header), rows=cells, name=name))
         self._tables[name] = {"header": list(header), "rows": _jsonable([list(r) for r in rows])}
 
     def figure(self, name: str, figure: Any, data: Mapping[str, Any], caption: str = "") -> None:
         """Embed a matplotlib figure as a PNG and keep its numbers under ``name``."""
-        import matplotlib.pyplot as plt
-
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110)
-        plt.close(figure)
-        encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-        self._parts.append(
-            f'<figure id="{html.escape(name)}"><img alt="{html.escape(name)}" '
-            f'src="data:image/png;base64,{encoded}"><figcaption>{html.escape(caption)}'
-            "</figcaption></figure>"
-        )
+        self._blocks.append(Block("figure", caption, name=name, png=png_base64(figure)))
         self._figures[name] = _jsonable(dict(data))
 
     def html(self) -> str:
-        return (
-            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{html.escape(self.title)}</title><style>{_STYLE}</style></head><body>"
-            f"<h1>{html.escape(self.title)}</h1>\n" + "\n".join(self._parts) + "\n</body></html>\n"
-        )
+        return render(self.template, title=self.title, blocks=self._blocks, **self.context)
 
     def write(
         self,
