@@ -224,6 +224,30 @@ def _value(
     return values, coverage
 
 
+def _bootstrap(
+    tables: _Tables,
+    examination: Examination,
+    n_slots: int,
+    n_groups: int,
+    alpha: float,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+) -> tuple[float, float, float]:
+    """The page bootstrap's ``(low, high, standard error)`` (NaN when nothing resampled)."""
+    draws = []
+    for start in range(0, n_bootstrap, _CHUNK):
+        size = min(_CHUNK, n_bootstrap - start)
+        counts = rng.multinomial(n_groups, np.full(n_groups, 1 / n_groups), size)
+        draws.append(_value(tables, counts.astype(np.float64), examination, n_slots)[0])
+    resampled = np.concatenate(draws) if draws else np.empty(0)
+    resampled = resampled[np.isfinite(resampled)]
+    if not resampled.size:
+        return float("nan"), float("nan"), float("nan")
+    low, high = np.quantile(resampled, [alpha / 2, 1 - alpha / 2])
+    std_error = float(resampled.std(ddof=1)) if resampled.size > 1 else 0.0
+    return float(low), float(high), std_error
+
+
 def pbm_estimate(
     log: Impressions,
     target: TargetPolicy,
@@ -261,18 +285,7 @@ def pbm_estimate(
                         tables.n_pairs, k)  # fmt: skip
     theta = examination(shown, clicks)  # raises when not harvestable
     value, coverage = (float(v[0]) for v in _value(tables, full, examination, k))
-    draws = []
-    for start in range(0, n_bootstrap, _CHUNK):
-        size = min(_CHUNK, n_bootstrap - start)
-        counts = rng.multinomial(log.n_groups, np.full(log.n_groups, 1 / log.n_groups), size)
-        draws.append(_value(tables, counts.astype(np.float64), examination, k)[0])
-    resampled = np.concatenate(draws) if draws else np.empty(0)
-    resampled = resampled[np.isfinite(resampled)]
-    if resampled.size:
-        low, high = np.quantile(resampled, [alpha / 2, 1 - alpha / 2])
-        std_error = float(resampled.std(ddof=1)) if resampled.size > 1 else 0.0
-    else:
-        low = high = std_error = float("nan")
+    low, high, std_error = _bootstrap(tables, examination, k, log.n_groups, alpha, n_bootstrap, rng)
     mass = tables.demand.sum(axis=0).A1 * theta[tables.cell_slot]
     demand = np.bincount(tables.cell_pair, weights=mass, minlength=tables.n_pairs)
     impressions = np.bincount(tables.row_pair, minlength=tables.n_pairs).astype(np.float64)
@@ -281,7 +294,7 @@ def pbm_estimate(
     return Estimate(
         name,
         value,
-        (float(low), float(high)),
+        (low, high),
         std_error,
         len(log),
         log.n_groups,
