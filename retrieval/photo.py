@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from fusionrank.retrieval.clip import ClipModel
+    from fusionrank.retrieval.modality import DenseModality
     from fusionrank.retrieval.retriever import Retriever
 
 logger = logging.getLogger(__name__)
@@ -196,31 +197,62 @@ class PhotoResults:
 
 
 class PhotoSearch:
-    """Photo and photo + text queries over a retriever's image index.
+    """Photo and photo + text queries over an image index.
+
+    Build one over a retriever with :meth:`of`.
 
     Args:
-        retriever: A retriever with an image modality.
-        clip: Its CLIP model; default :func:`run_clip` of the retriever.
+        image: The image modality (item vectors and their FAISS index).
+        clip: The CLIP model that encoded those vectors.
+        text: The retriever whose fused text score joins photo + text queries; None for
+            photos alone.
         photo_weight: ``w`` of the photo in photo + text fusion, in [0, 1].
         stats_k: Rank of the z gap feature.
+        depth: Candidates taken from each side before fusion.
     """
 
     def __init__(
         self,
-        retriever: Retriever,
-        clip: ClipModel | None = None,
+        image: DenseModality,
+        clip: ClipModel,
+        text: Retriever | None = None,
         photo_weight: float = 0.5,
         stats_k: int = 10,
+        depth: int = 100,
     ) -> None:
         if not 0.0 <= photo_weight <= 1.0:
             raise ValueError(f"photo_weight={photo_weight} must be in [0, 1]")
-        if "image" not in retriever.dense:
-            raise ValueError("photo queries need the image modality; build the index with images")
-        self.retriever = retriever
-        self.modality = retriever.dense["image"]
-        self.encoder = PhotoEncoder(clip or run_clip(retriever))
+        if clip.dim != image.vectors.shape[1]:
+            raise ValueError(
+                f"CLIP embeds in {clip.dim} dimensions, the image index holds "
+                f"{image.vectors.shape[1]}; use the model that built the index"
+            )
+        self.modality = image
+        self.encoder = PhotoEncoder(clip)
+        self.retriever = text
         self.photo_weight = photo_weight
         self.stats_k = stats_k
+        self.depth = depth
+
+    @classmethod
+    def of(
+        cls, retriever: Retriever, clip: ClipModel | None = None, photo_weight: float = 0.5
+    ) -> PhotoSearch:
+        """Photo search over a retriever's image index, fusing with its text side.
+
+        Raises:
+            ValueError: If the retriever has no image modality.
+        """
+        if "image" not in retriever.dense:
+            raise ValueError("photo queries need the image modality; build the index with images")
+        return cls(
+            retriever.dense["image"],
+            clip or run_clip(retriever),
+            retriever,
+            photo_weight,
+            retriever.config.stats_k,
+            retriever.config.k_per_modality,
+        )
 
     def search(
         self, photos: Sequence[Any], k: int = 10, texts: Sequence[str | None] | None = None
@@ -238,7 +270,7 @@ class PhotoSearch:
             raise ValueError(f"texts has {len(texts)} entries for {len(photos)} photos")
         images = [as_image(p) for p in photos]
         vectors, norms = self.encoder.encode(images)
-        depth = max(k, self.stats_k, self.retriever.config.k_per_modality)
+        depth = max(k, self.stats_k, self.depth)
         hits = self.modality.search(vectors, depth)
         z_hits = (hits.scores - hits.mean[:, None]) / np.maximum(hits.std[:, None], 1e-9)
         features = np.concatenate(
@@ -254,6 +286,8 @@ class PhotoSearch:
         ).astype(np.float32)
         candidates = hits.items
         text_rows = [i for i, t in enumerate(texts or []) if t]
+        if text_rows and self.retriever is None:
+            raise ValueError("photo + text queries need a retriever; build with PhotoSearch.of")
         if text_rows:
             candidates = self._with_text_candidates(candidates, texts or [], text_rows, depth)
         return self._rank(vectors, hits, candidates, texts, text_rows, k, features)
@@ -262,6 +296,7 @@ class PhotoSearch:
         self, candidates: np.ndarray, texts: Sequence[str | None], rows: list[int], depth: int
     ) -> np.ndarray:
         """Union each row's photo hits with its text's fused top-``depth``."""
+        assert self.retriever is not None
         batch = self.retriever.search(
             [Query(f"photo-text-{i}", str(texts[i])) for i in rows], depth
         )
@@ -290,7 +325,7 @@ class PhotoSearch:
         photo_z = (raw - hits.mean[:, None]) / np.maximum(hits.std[:, None], 1e-9)
         text_score = np.full(candidates.shape, np.nan)
         fused = photo_z.copy()
-        if text_rows:
+        if text_rows and self.retriever is not None:
             query_texts = [str((texts or [])[i]) for i in text_rows]
             pairs = self.retriever.pair_features(query_texts, candidates[text_rows])
             text_score[text_rows] = pairs[..., -1]

@@ -338,3 +338,37 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
         for j, other in enumerate(hyp, start=1):
             row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (word != other))
     return int(row[-1]), len(ref)
+
+
+SPEECH_FEATURE_NAMES: tuple[str, ...] = (
+    "has_audio",
+    "speech_confidence",
+    "speech_top_share",
+    "speech_nbest_agreement",
+    "speech_log_words",
+)
+"""Query features of a spoken query (all 0 for a typed one)."""
+
+
+def speech_features(transcripts: Sequence[Transcript | None]) -> np.ndarray:
+    """Query features of B queries, float32 (B, len(SPEECH_FEATURE_NAMES)).
+
+    For a spoken query (a :class:`Transcript`): 1, its confidence, the n-best share of the
+    best text, the mean share of the other alternatives' words that the best text also
+    has (1: the alternatives agree), and ``log1p`` of its word count. Zeros for ``None``
+    (a typed query).
+    """
+    out = np.zeros((len(transcripts), len(SPEECH_FEATURE_NAMES)), dtype=np.float32)
+    for row, transcript in enumerate(transcripts):
+        if transcript is None:
+            continue
+        best = set(transcript.text.split())
+        others = [set(a.text.split()) for a in transcript.n_best[1:]]
+        agreement = (
+            float(np.mean([len(o & best) / max(len(o | best), 1) for o in others]))
+            if others
+            else 1.0
+        )
+        share = transcript.n_best[0].probability if transcript.n_best else 1.0
+        out[row] = (1.0, transcript.confidence, share, agreement, np.log1p(len(best)))
+    return out

@@ -252,3 +252,17 @@ def test_transcripts_do_not_depend_on_earlier_utterances(lm_recognizer) -> None:
     before = lm_recognizer.recognize(first.samples, first.sample_rate)
     lm_recognizer.recognize(other.samples, other.sample_rate)
     assert lm_recognizer.recognize(first.samples, first.sample_rate) == before
+
+
+def test_speech_features_describe_transcripts() -> None:
+    from fusionrank.retrieval.speech import SPEECH_FEATURE_NAMES, Alternative, speech_features
+
+    heard = Transcript(
+        "red shirt", 0.4, (Alternative("red shirt", 0.6), Alternative("red skirt", 0.4))
+    )
+    features = speech_features([heard, None, Transcript.typed("blue dress")])
+    assert features.shape == (3, len(SPEECH_FEATURE_NAMES)) and features.dtype == np.float32
+    # agreement: |{red}| / |{red, shirt, skirt}| = 1/3; log1p(2 words)
+    np.testing.assert_allclose(features[0], [1, 0.4, 0.6, 1 / 3, np.log1p(2)], rtol=1e-6)
+    assert not features[1].any()
+    assert features[2, 1] == 1.0

@@ -1,0 +1,206 @@
+"""Spoken queries on a ShopWorld run: word error rate and recall@10 against typed queries.
+
+Samples ``--n-queries`` of the world's queries (seeded), speaks each with a seeded eSpeak
+NG voice (:mod:`fusionrank.datasets.shopworld.speech`, default config) and decodes it with
+pocketsphinx and, in the same run:
+
+* the **catalog LM**: an interpolated Kneser-Ney trigram of the catalog's titles and
+  descriptions and the logged query texts, over a dictionary of the shop's words;
+* the **catalog-only LM**: the same without the logged queries (no query seen before);
+* the **generic LM**: the ``pocketsphinx`` wheel's en-us model with all of CMUdict (the
+  baseline; slow, so on ``--n-generic`` of the queries).
+
+WER = (substitutions + deletions + insertions) / reference words, pooled over utterances.
+The catalog LM is also run over an SNR sweep. Recall@10 (against the hidden graded
+relevance, capped as :mod:`fusionrank.retrieval.metrics` defines it) of each transcript
+through the run's retriever, default fusion weights, beside the typed query's recall on
+the same queries; an empty transcript scores 0. Needs a run with an index:
+
+    fusionrank world generate --name NAME && fusionrank clip train --name NAME \\
+        && fusionrank index build --name NAME
+    OMP_NUM_THREADS=1 python benchmarks/speech_wer.py --run runs/NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fusionrank.datasets.shopworld.speech import SpeechConfig, Utterance, spoken_queries
+from fusionrank.datasets.shopworld.truth import HiddenTruth
+from fusionrank.retrieval.evaluation import Judge
+from fusionrank.retrieval.metrics import retrieval_metrics
+from fusionrank.retrieval.retriever import Retriever
+from fusionrank.retrieval.speech import (
+    PocketsphinxRecognizer,
+    RecognizerConfig,
+    SpeechRecognizer,
+    Transcript,
+    corpus_sentences,
+    word_errors,
+)
+from fusionrank.types import Query
+
+
+def recall_at_10(
+    retriever: Retriever, judge: Judge, rows: np.ndarray, texts: list[str]
+) -> np.ndarray:
+    """Per-query recall@10 of ``texts`` standing for queries ``rows``; 0 for empty text."""
+    out = np.zeros(len(rows))
+    keep = [i for i, t in enumerate(texts) if t.strip()]
+    if not keep:
+        return out
+    batch = retriever.search([Query(str(i), texts[i]) for i in keep], k=10)
+    grades = judge.truth.relevance(rows[keep], batch.item_index)
+    metrics = retrieval_metrics(
+        grades, judge.ideal[rows[keep]], judge.n_relevant[rows[keep]], (10,)
+    )
+    out[keep] = np.nan_to_num(metrics["recall@10"])
+    return out
+
+
+def decode(
+    recognizer: SpeechRecognizer, utterances: list[Utterance]
+) -> tuple[list[Transcript], float]:
+    started = time.process_time()
+    transcripts = [recognizer.recognize(u.samples, u.sample_rate) for u in utterances]
+    return transcripts, (time.process_time() - started) / max(len(utterances), 1)
+
+
+def wer(utterances: list[Utterance], transcripts: list[Transcript]) -> tuple[float, np.ndarray]:
+    counts = np.array(
+        [word_errors(u.text, t.text) for u, t in zip(utterances, transcripts, strict=True)]
+    )
+    return float(counts[:, 0].sum() / counts[:, 1].sum()), counts
+
+
+def confidence_auc(confidence: np.ndarray, correct: np.ndarray) -> float:
+    """P(a correct transcript's confidence > a wrong one's), ties count half."""
+    good, bad = confidence[correct], confidence[~correct]
+    if not good.size or not bad.size:
+        return float("nan")
+    diff = good[:, None] - bad[None, :]
+    return float((diff > 0).mean() + 0.5 * (diff == 0).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True, help="run folder (runs/NAME)")
+    parser.add_argument("--n-queries", type=int, default=200)
+    parser.add_argument("--n-generic", type=int, default=60)
+    parser.add_argument(
+        "--snr", type=float, nargs="*", default=[5.0, 10.0, 20.0, 30.0, float("inf")]
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    world = args.run / "world"
+    truth = HiddenTruth.load(world / "truth")
+    catalog = pd.read_parquet(world / "data" / "catalog.parquet")
+    logs = pd.read_parquet(world / "data" / "logs.parquet", columns=["query_text"])
+    retriever = Retriever.load(args.run / "retrieval")
+    judge = Judge(truth, retriever.n_items, 10)
+    rng = np.random.default_rng(args.seed)
+    rows = np.sort(
+        rng.choice(truth.n_queries, size=min(args.n_queries, truth.n_queries), replace=False)
+    )
+    texts = [str(t) for t in truth.query_texts[rows]]
+    config = SpeechConfig()
+    out: dict[str, Any] = {"n_queries": len(rows), "speech_config": repr(config)}
+
+    started = time.perf_counter()
+    utterances = spoken_queries(texts, config, args.seed)
+    out["synthesis_wall_s_per_utterance"] = (time.perf_counter() - started) / len(rows)
+    out["mean_seconds_of_audio"] = float(np.mean([u.seconds for u in utterances]))
+
+    item_texts = catalog["title"].tolist() + catalog["description"].tolist()
+    logged = logs["query_text"].drop_duplicates().tolist()
+    build = time.perf_counter()
+    rec_config = RecognizerConfig()
+    catalog_lm = PocketsphinxRecognizer.from_sentences(
+        corpus_sentences(item_texts, logged, rec_config.query_repeats), rec_config
+    )
+    out["catalog_lm_build_s"] = time.perf_counter() - build
+    catalog_only = PocketsphinxRecognizer.from_sentences(
+        corpus_sentences(item_texts, []), rec_config
+    )
+    generic = PocketsphinxRecognizer.generic(rec_config)
+
+    typed = recall_at_10(retriever, judge, rows, texts)
+    out["typed_recall@10"] = float(typed.mean())
+    results: dict[str, Any] = {}
+    for name, recognizer, n in (
+        ("catalog LM", catalog_lm, len(rows)),
+        ("catalog-only LM", catalog_only, len(rows)),
+        ("generic LM", generic, min(args.n_generic, len(rows))),
+    ):
+        transcripts, cpu = decode(recognizer, utterances[:n])
+        rate, counts = wer(utterances[:n], transcripts)
+        spoken = recall_at_10(retriever, judge, rows[:n], [t.text for t in transcripts])
+        confidence = np.array([t.confidence for t in transcripts])
+        results[name] = {
+            "n": n,
+            "wer": rate,
+            "exact": float((counts[:, 0] == 0).mean()),
+            "spoken_recall@10": float(spoken.mean()),
+            "typed_recall@10_same_queries": float(typed[:n].mean()),
+            "recall_ratio": float(spoken.mean() / max(typed[:n].mean(), 1e-12)),
+            "confidence_auc_exact": confidence_auc(confidence, counts[:, 0] == 0),
+            "cpu_s_per_utterance": cpu,
+        }
+        if name == "catalog LM":
+            by_accent: dict[str, list[int]] = {}
+            for u, (e, m) in zip(utterances, counts, strict=True):
+                entry = by_accent.setdefault(u.voice.name.split("+")[0], [0, 0])
+                entry[0], entry[1] = entry[0] + int(e), entry[1] + int(m)
+            results[name]["wer_by_accent"] = {
+                a: round(e / m, 3) for a, (e, m) in sorted(by_accent.items())
+            }
+        print(
+            f"{name:16s} n={n:4d} WER {rate:.3f}  exact {results[name]['exact']:.3f}  "
+            f"recall@10 spoken {spoken.mean():.3f} / typed {typed[:n].mean():.3f} "
+            f"= {results[name]['recall_ratio']:.2f}  conf AUC {results[name]['confidence_auc_exact']:.2f}  "
+            f"{cpu:.2f} CPU s/utt",
+            flush=True,
+        )
+    out["default_snr"] = results
+    print("catalog LM WER by accent:", results["catalog LM"]["wer_by_accent"])
+
+    sweep = {}
+    for snr in args.snr:
+        noisy = spoken_queries(texts, replace(config, snr_jitter_db=0.0), args.seed, snr_db=snr)
+        transcripts, cpu = decode(catalog_lm, noisy)
+        rate, _ = wer(noisy, transcripts)
+        spoken = recall_at_10(retriever, judge, rows, [t.text for t in transcripts])
+        sweep[str(snr)] = {
+            "wer": rate,
+            "spoken_recall@10": float(spoken.mean()),
+            "recall_ratio": float(spoken.mean() / max(typed.mean(), 1e-12)),
+        }
+        print(
+            f"catalog LM at SNR {snr:>5} dB: WER {rate:.3f}  recall@10 {spoken.mean():.3f} "
+            f"({sweep[str(snr)]['recall_ratio']:.2f} of typed)",
+            flush=True,
+        )
+    out["snr_sweep_catalog_lm"] = sweep
+    print(
+        f"synthesis {out['synthesis_wall_s_per_utterance']:.3f} wall s/utterance, "
+        f"{out['mean_seconds_of_audio']:.2f} s of audio on average; LM build {out['catalog_lm_build_s']:.1f} s"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
