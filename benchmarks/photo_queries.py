@@ -120,7 +120,8 @@ def main() -> None:
             f"{intent} needs (n={len(needs)}): recall@10 typed {figures['typed']:.3f}  "
             f"photo {figures['photo']:.3f}  photo + text {figures['photo + text']:.3f}  "
             f"photo, random CLIP {figures['photo, random-weights CLIP']:.3f}; "
-            f"photo by quality tercile (low..high) {np.round(figures['photo_by_quality_tercile'], 3).tolist()}; "
+            f"photo by quality tercile (low..high) "
+            f"{np.round(figures['photo_by_quality_tercile'], 3).tolist()}; "
             f"render {render_s * 1000:.0f} ms, encode + search {search_s * 1000:.0f} ms per photo",
             flush=True,
         )

@@ -170,7 +170,8 @@ def main() -> None:
         print(
             f"{name:16s} n={n:4d} WER {rate:.3f}  exact {results[name]['exact']:.3f}  "
             f"recall@10 spoken {spoken.mean():.3f} / typed {typed[:n].mean():.3f} "
-            f"= {results[name]['recall_ratio']:.2f}  conf AUC {results[name]['confidence_auc_exact']:.2f}  "
+            f"= {results[name]['recall_ratio']:.2f}  "
+            f"conf AUC {results[name]['confidence_auc_exact']:.2f}  "
             f"{cpu:.2f} CPU s/utt",
             flush=True,
         )
@@ -196,7 +197,8 @@ def main() -> None:
     out["snr_sweep_catalog_lm"] = sweep
     print(
         f"synthesis {out['synthesis_wall_s_per_utterance']:.3f} wall s/utterance, "
-        f"{out['mean_seconds_of_audio']:.2f} s of audio on average; LM build {out['catalog_lm_build_s']:.1f} s"
+        f"{out['mean_seconds_of_audio']:.2f} s of audio on average; "
+        f"LM build {out['catalog_lm_build_s']:.1f} s"
     )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
