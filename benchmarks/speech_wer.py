@@ -90,6 +90,16 @@ def confidence_auc(confidence: np.ndarray, correct: np.ndarray) -> float:
     return float((diff > 0).mean() + 0.5 * (diff == 0).mean())
 
 
+def wait_for_index(run: Path, minutes: float) -> Retriever:
+    """The run's retriever, polling for its index for up to ``minutes`` (decoding may
+    start while ``fusionrank index build`` still runs)."""
+    manifest = run / "retrieval" / "index" / "manifest.json"
+    deadline = time.monotonic() + 60 * minutes
+    while not manifest.is_file() and time.monotonic() < deadline:
+        time.sleep(20)
+    return Retriever.load(run / "retrieval")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True, help="run folder (runs/NAME)")
@@ -99,6 +109,7 @@ def main() -> None:
         "--snr", type=float, nargs="*", default=[5.0, 10.0, 20.0, 30.0, float("inf")]
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--wait-index", type=float, default=0.0, help="minutes to wait")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
@@ -109,8 +120,6 @@ def main() -> None:
     truth = HiddenTruth.load(world / "truth")
     catalog = pd.read_parquet(world / "data" / "catalog.parquet")
     logs = pd.read_parquet(world / "data" / "logs.parquet", columns=["query_text"])
-    retriever = Retriever.load(args.run / "retrieval")
-    judge = Judge(truth, retriever.n_items, 10)
     rng = np.random.default_rng(args.seed)
     rows = np.sort(
         rng.choice(truth.n_queries, size=min(args.n_queries, truth.n_queries), replace=False)
@@ -132,66 +141,42 @@ def main() -> None:
         corpus_sentences(item_texts, logged, rec_config.query_repeats), rec_config
     )
     out["catalog_lm_build_s"] = time.perf_counter() - build
-    catalog_only = PocketsphinxRecognizer.from_sentences(
-        corpus_sentences(item_texts, []), rec_config
-    )
-    generic = PocketsphinxRecognizer.generic(rec_config)
-
-    typed = recall_at_10(retriever, judge, rows, texts)
-    out["typed_recall@10"] = float(typed.mean())
-    results: dict[str, Any] = {}
-    for name, recognizer, n in (
-        ("catalog LM", catalog_lm, len(rows)),
-        ("catalog-only LM", catalog_only, len(rows)),
-        ("generic LM", generic, min(args.n_generic, len(rows))),
-    ):
-        transcripts, cpu = decode(recognizer, utterances[:n])
-        rate, counts = wer(utterances[:n], transcripts)
-        spoken = recall_at_10(retriever, judge, rows[:n], [t.text for t in transcripts])
-        confidence = np.array([t.confidence for t in transcripts])
-        results[name] = {
-            "n": n,
-            "wer": rate,
-            "exact": float((counts[:, 0] == 0).mean()),
-            "spoken_recall@10": float(spoken.mean()),
-            "typed_recall@10_same_queries": float(typed[:n].mean()),
-            "recall_ratio": float(spoken.mean() / max(typed[:n].mean(), 1e-12)),
-            "confidence_auc_exact": confidence_auc(confidence, counts[:, 0] == 0),
-            "cpu_s_per_utterance": cpu,
-        }
-        if name == "catalog LM":
-            by_accent: dict[str, list[int]] = {}
-            for u, (e, m) in zip(utterances, counts, strict=True):
-                entry = by_accent.setdefault(u.voice.name.split("+")[0], [0, 0])
-                entry[0], entry[1] = entry[0] + int(e), entry[1] + int(m)
-            results[name]["wer_by_accent"] = {
-                a: round(e / m, 3) for a, (e, m) in sorted(by_accent.items())
-            }
-        print(
-            f"{name:16s} n={n:4d} WER {rate:.3f}  exact {results[name]['exact']:.3f}  "
-            f"recall@10 spoken {spoken.mean():.3f} / typed {typed[:n].mean():.3f} "
-            f"= {results[name]['recall_ratio']:.2f}  "
-            f"conf AUC {results[name]['confidence_auc_exact']:.2f}  "
-            f"{cpu:.2f} CPU s/utt",
-            flush=True,
-        )
-    out["default_snr"] = results
-    print("catalog LM WER by accent:", results["catalog LM"]["wer_by_accent"])
-
-    sweep = {}
+    recognizers = {
+        "catalog LM": (catalog_lm, len(rows)),
+        "catalog-only LM": (
+            PocketsphinxRecognizer.from_sentences(corpus_sentences(item_texts, []), rec_config),
+            len(rows),
+        ),
+        "generic LM": (PocketsphinxRecognizer.generic(rec_config), min(args.n_generic, len(rows))),
+    }
+    decoded = {}
+    for name, (recognizer, n) in recognizers.items():
+        decoded[name] = (*decode(recognizer, utterances[:n]), n)
+        print(f"decoded {name}: {wer(utterances[:n], decoded[name][0])[0]:.3f} WER", flush=True)
+    swept = {}
     for snr in args.snr:
         noisy = spoken_queries(texts, replace(config, snr_jitter_db=0.0), args.seed, snr_db=snr)
-        transcripts, cpu = decode(catalog_lm, noisy)
+        swept[snr] = (noisy, decode(catalog_lm, noisy)[0])
+
+    retriever = wait_for_index(args.run, args.wait_index)
+    judge = Judge(truth, retriever.n_items, 10)
+    typed = recall_at_10(retriever, judge, rows, texts)
+    out["typed_recall@10"] = float(typed.mean())
+    out["default_snr"] = {
+        name: judged(name, utterances[:n], transcripts, cpu, typed[:n], rows[:n], retriever, judge)
+        for name, (transcripts, cpu, n) in decoded.items()
+    }
+    print("catalog LM WER by accent:", by_accent(utterances, decoded["catalog LM"][0]))
+    out["wer_by_accent_catalog_lm"] = by_accent(utterances, decoded["catalog LM"][0])
+    sweep = {}
+    for snr, (noisy, transcripts) in swept.items():
         rate, _ = wer(noisy, transcripts)
         spoken = recall_at_10(retriever, judge, rows, [t.text for t in transcripts])
-        sweep[str(snr)] = {
-            "wer": rate,
-            "spoken_recall@10": float(spoken.mean()),
-            "recall_ratio": float(spoken.mean() / max(typed.mean(), 1e-12)),
-        }
+        ratio = float(spoken.mean() / max(typed.mean(), 1e-12))
+        sweep[str(snr)] = {"wer": rate, "spoken_recall@10": float(spoken.mean()), "ratio": ratio}
         print(
             f"catalog LM at SNR {snr:>5} dB: WER {rate:.3f}  recall@10 {spoken.mean():.3f} "
-            f"({sweep[str(snr)]['recall_ratio']:.2f} of typed)",
+            f"({ratio:.2f} of typed)",
             flush=True,
         )
     out["snr_sweep_catalog_lm"] = sweep
@@ -202,6 +187,49 @@ def main() -> None:
     )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
+
+
+def judged(
+    name: str,
+    utterances: list[Utterance],
+    transcripts: list[Transcript],
+    cpu: float,
+    typed: np.ndarray,
+    rows: np.ndarray,
+    retriever: Retriever,
+    judge: Judge,
+) -> dict[str, Any]:
+    """WER, exact-transcript share, recall@10 against typed, confidence AUC; printed."""
+    rate, counts = wer(utterances, transcripts)
+    spoken = recall_at_10(retriever, judge, rows, [t.text for t in transcripts])
+    confidence = np.array([t.confidence for t in transcripts])
+    figures = {
+        "n": len(utterances),
+        "wer": rate,
+        "exact": float((counts[:, 0] == 0).mean()),
+        "spoken_recall@10": float(spoken.mean()),
+        "typed_recall@10_same_queries": float(typed.mean()),
+        "recall_ratio": float(spoken.mean() / max(typed.mean(), 1e-12)),
+        "confidence_auc_exact": confidence_auc(confidence, counts[:, 0] == 0),
+        "cpu_s_per_utterance": cpu,
+    }
+    print(
+        f"{name:16s} n={len(utterances):4d} WER {rate:.3f}  exact {figures['exact']:.3f}  "
+        f"recall@10 spoken {spoken.mean():.3f} / typed {typed.mean():.3f} "
+        f"= {figures['recall_ratio']:.2f}  conf AUC {figures['confidence_auc_exact']:.2f}  "
+        f"{cpu:.2f} CPU s/utt",
+        flush=True,
+    )
+    return figures
+
+
+def by_accent(utterances: list[Utterance], transcripts: list[Transcript]) -> dict[str, float]:
+    totals: dict[str, list[int]] = {}
+    for u, t in zip(utterances, transcripts, strict=True):
+        errors, n = word_errors(u.text, t.text)
+        entry = totals.setdefault(u.voice.name.split("+")[0], [0, 0])
+        entry[0], entry[1] = entry[0] + errors, entry[1] + n
+    return {a: round(e / max(m, 1), 3) for a, (e, m) in sorted(totals.items())}
 
 
 if __name__ == "__main__":

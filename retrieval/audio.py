@@ -22,6 +22,10 @@ MAX_RATIO_TERM = 4_000
 MAX_CHANNELS = 8
 
 
+class MediaTooLarge(ValueError):
+    """An audio or image file over its byte or pixel limit (HTTP 413, not 422)."""
+
+
 @dataclass(frozen=True)
 class AudioLimits:
     """What a recogniser accepts.
@@ -160,12 +164,13 @@ def decode_audio(data: bytes, limits: AudioLimits = AudioLimits()) -> tuple[np.n
         float32 samples, shape (n,) or (n, channels), in [-1, 1], and the rate in Hz.
 
     Raises:
-        ValueError: If the bytes are empty, too many, truncated, or not WAV/FLAC.
+        MediaTooLarge: If there are more than ``limits.max_bytes``.
+        ValueError: If the bytes are empty, truncated, or not WAV/FLAC.
     """
     if not isinstance(data, bytes | bytearray | memoryview) or not len(data):
         raise ValueError("audio is empty: the file holds no bytes")
     if len(data) > limits.max_bytes:
-        raise ValueError(
+        raise MediaTooLarge(
             f"audio file is {len(data)} bytes; at most {limits.max_bytes} are accepted"
         )
     head = bytes(data[:4])

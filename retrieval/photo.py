@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fusionrank.retrieval.audio import MediaTooLarge
 from fusionrank.types import PAD, Query
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def as_image(photo: Any, limits: PhotoLimits = PhotoLimits()) -> Image.Image:
     if min(width, height) < MIN_SIDE:
         raise ValueError(f"photo is {width}x{height} pixels; each side needs at least {MIN_SIDE}")
     if width * height > limits.max_pixels:
-        raise ValueError(
+        raise MediaTooLarge(
             f"photo has {width * height} pixels; at most {limits.max_pixels} are accepted"
         )
     return image.convert("RGB")
@@ -94,22 +95,22 @@ def decode_image(data: bytes, limits: PhotoLimits = PhotoLimits()) -> Image.Imag
     """Decode a PNG, JPEG or WebP file held in memory, fully, into an RGB image.
 
     Raises:
-        ValueError: For no bytes, too many bytes or pixels (a decompression bomb), another
-            format, or a truncated or corrupt file.
+        MediaTooLarge: For too many bytes or pixels (a decompression bomb).
+        ValueError: For no bytes, another format, or a truncated or corrupt file.
     """
     from PIL import Image, UnidentifiedImageError
 
     if not isinstance(data, bytes | bytearray | memoryview) or not len(data):
         raise ValueError("image is empty: the file holds no bytes")
     if len(data) > limits.max_bytes:
-        raise ValueError(
+        raise MediaTooLarge(
             f"image file is {len(data)} bytes; at most {limits.max_bytes} are accepted"
         )
     try:
         with Image.open(io.BytesIO(bytes(data)), formats=("PNG", "JPEG", "WEBP")) as image:
             width, height = image.size
             if width * height > limits.max_pixels:
-                raise ValueError(
+                raise MediaTooLarge(
                     f"image declares {width}x{height} = {width * height} pixels; at most "
                     f"{limits.max_pixels} are accepted"
                 )
@@ -118,7 +119,7 @@ def decode_image(data: bytes, limits: PhotoLimits = PhotoLimits()) -> Image.Imag
     except UnidentifiedImageError:
         raise ValueError("image is not a PNG, JPEG or WebP file") from None
     except Image.DecompressionBombError as error:
-        raise ValueError(f"image is too large to decode ({error})") from None
+        raise MediaTooLarge(f"image is too large to decode ({error})") from None
     except (OSError, SyntaxError) as error:
         raise ValueError(f"image is truncated or corrupt ({error})") from None
 

@@ -129,6 +129,9 @@ class RecognizerConfig:
             raise ValueError(f"speech.lm_weight={self.lm_weight} must be in [0.5, 30]")
 
 
+GRAMMAR_CONFIG = RecognizerConfig(lm_weight=6.5)
+
+
 def corpus_sentences(
     catalog_texts: Iterable[str], query_texts: Iterable[str], query_repeats: int = 1
 ) -> list[list[str]]:
@@ -271,10 +274,11 @@ class PocketsphinxRecognizer:
         cls,
         jsgf: str,
         pronunciations: Mapping[str, str] | Iterable[str],
-        config: RecognizerConfig = RecognizerConfig(),
+        config: RecognizerConfig = GRAMMAR_CONFIG,
     ) -> PocketsphinxRecognizer:
         """A decoder restricted to a JSGF grammar over the given words (a word list takes
-        CMUdict/eSpeak pronunciations; a mapping gives ARPAbet phones)."""
+        CMUdict/eSpeak pronunciations; a mapping gives ARPAbet phones). The default
+        config keeps pocketsphinx's own language weight, 6.5, which suits a grammar."""
         extra = dict(pronunciations) if isinstance(pronunciations, Mapping) else {}
         lexicon = build_lexicon(
             set(pronunciations), extra=extra, letter_to_sound=config.letter_to_sound

@@ -12,6 +12,7 @@ from PIL import Image
 
 from fusionrank.datasets.shopworld.photos import PhotoConfig, render_photo
 from fusionrank.datasets.shopworld.truth import HiddenTruth
+from fusionrank.retrieval.audio import MediaTooLarge
 from fusionrank.retrieval.photo import (
     PHOTO_FEATURE_NAMES,
     PhotoLimits,
@@ -109,9 +110,9 @@ def test_image_bytes_decode_and_bad_files_are_clear_errors() -> None:
         decode_image(b"GIF89a not allowed")
     with pytest.raises(ValueError, match="truncated or corrupt"):
         decode_image(png_bytes((64, 64))[:-30])
-    with pytest.raises(ValueError, match="declares 4000x4000"):
+    with pytest.raises(MediaTooLarge, match="declares 4000x4000"):
         decode_image(png_bytes((4000, 4000)), PhotoLimits(max_pixels=1_000_000))
-    with pytest.raises(ValueError, match="bytes; at most"):
+    with pytest.raises(MediaTooLarge, match="bytes; at most"):
         decode_image(png_bytes(), PhotoLimits(max_bytes=len(png_bytes()) - 1))
 
 

@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 
 from fusionrank.datasets.shopworld.speech import SpeechConfig, speak
-from fusionrank.retrieval.audio import AudioLimits, decode_audio, prepare_audio, resample_ratio
+from fusionrank.retrieval.audio import (
+    AudioLimits,
+    MediaTooLarge,
+    decode_audio,
+    prepare_audio,
+    resample_ratio,
+)
 from fusionrank.retrieval.language_model import BOS, discounts, kneser_ney, tokenize
 from fusionrank.retrieval.pronounce import build_lexicon, espeak_to_arpabet
 from fusionrank.retrieval.speech import (
@@ -77,29 +83,29 @@ def test_a_synthesised_utterance_is_recognised_with_a_tiny_language_model(lm_rec
 def test_other_sample_rates_are_resampled(grammar_recognizer) -> None:
     from scipy.signal import resample_poly
 
-    spoken = utterance("black striped dress", seed=2)
+    spoken = utterance("red dotted handbag", seed=2)
     at_16k = resample_poly(spoken.samples.astype(np.float64), 320, 441)
     at_44k = resample_poly(at_16k, 11, 4)  # 16 kHz -> 44.1 kHz
     stereo = np.stack([at_44k, at_44k], axis=1).clip(-1, 1)
-    assert grammar_recognizer.recognize(stereo, 44_100).text == "black striped dress"
+    assert grammar_recognizer.recognize(stereo, 44_100).text == "red dotted handbag"
     samples = prepare_audio(at_16k.clip(-1, 1), 16_000, 16_000, AudioLimits())
     assert samples.dtype == np.int16 and samples.size == at_16k.size  # 16 kHz: not resampled
     assert np.abs(samples - at_16k.clip(-1, 1) * 32767).max() <= 1.5  # one LSB of dither
 
 
-def listing() -> set[str]:
-    places = [Path(tempfile.gettempdir()), Path.cwd()]
-    return {str(p) for place in places for p in place.iterdir()}
-
-
-def test_no_audio_file_appears_on_disk(lm_recognizer) -> None:
-    spoken = utterance("green striped shirt", seed=3)
-    before = listing()
-    for _ in range(2):
-        lm_recognizer.recognize(spoken.samples, spoken.sample_rate)
-    again = utterance("red leather handbag", seed=4)
+def test_no_audio_file_appears_on_disk(lm_recognizer, tmp_path, monkeypatch) -> None:
+    """Recognition writes nothing: not to the temporary folder, not to the working one
+    (both private to this test, so other processes cannot disturb the listing)."""
+    temp, work = tmp_path / "tmp", tmp_path / "work"
+    temp.mkdir()
+    work.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.chdir(work)
+    spoken, again = utterance("green striped shirt", seed=3), utterance("red leather handbag", 4)
+    lm_recognizer.recognize(spoken.samples, spoken.sample_rate)
     lm_recognizer.recognize(again.samples, again.sample_rate)
-    assert listing() == before
+    assert list(temp.rglob("*")) == [] and list(work.rglob("*")) == []
 
 
 BAD_AUDIO = [
@@ -145,7 +151,7 @@ def test_wav_bytes_decode_in_memory_and_bad_files_are_clear_errors() -> None:
         decode_audio(b"\x89PNG\r\n\x1a\n not audio")
     with pytest.raises(ValueError, match="truncated"):
         decode_audio(wav_bytes(samples, 8000, truncate=1000))
-    with pytest.raises(ValueError, match="at most 2048 are accepted"):
+    with pytest.raises(MediaTooLarge, match="at most 2048 are accepted"):
         decode_audio(b"RIFF" + bytes(4096), AudioLimits(max_bytes=2048))
 
 
