@@ -50,6 +50,7 @@ class SpeechConfig:
         snr_jitter_db: Each utterance's SNR is drawn uniformly within ``snr_db`` +/- this.
         noise: Colour of the noise: ``white``, ``pink`` (1/f power) or ``brown`` (1/f^2).
         accents: eSpeak voices to draw from.
+        accent_weights: Their shares (normalised); None draws them uniformly.
         variants: eSpeak voice variants to draw from (``""``: the accent's own).
         rates: (min, max) speaking rate, words per minute.
         pitches: (min, max) base pitch, 0-99.
@@ -61,6 +62,7 @@ class SpeechConfig:
     snr_jitter_db: float = 5.0
     noise: NoiseKind = "pink"
     accents: tuple[str, ...] = ACCENTS
+    accent_weights: tuple[float, ...] | None = None
     variants: tuple[str, ...] = VARIANTS
     rates: tuple[int, int] = (140, 200)
     pitches: tuple[int, int] = (30, 70)
@@ -77,6 +79,14 @@ class SpeechConfig:
             raise ValueError(f"speech.noise={self.noise!r} must be one of {tuple(_NOISE_EXPONENT)}")
         if not self.accents or not self.variants:
             raise ValueError("speech.accents and speech.variants need at least one entry each")
+        weights = self.accent_weights
+        if weights is not None and (
+            len(weights) != len(self.accents) or min(weights) < 0 or sum(weights) <= 0
+        ):
+            raise ValueError(
+                f"speech.accent_weights={weights} must give one share >= 0 per accent "
+                f"({len(self.accents)}), not all 0"
+            )
         _check_range("rates", self.rates, *RATE_RANGE)
         _check_range("pitches", self.pitches, *PITCH_RANGE)
         _check_range("pad_seconds", self.pad_seconds, 0.0, 5.0)
@@ -139,7 +149,11 @@ def add_noise(
 
 def draw_voice(config: SpeechConfig, rng: np.random.Generator) -> Voice:
     """A voice, rate and pitch drawn from the config's choices."""
-    accent = config.accents[int(rng.integers(len(config.accents)))]
+    if config.accent_weights is None:
+        accent = config.accents[int(rng.integers(len(config.accents)))]
+    else:
+        shares = np.asarray(config.accent_weights, dtype=np.float64)
+        accent = config.accents[int(rng.choice(len(config.accents), p=shares / shares.sum()))]
     variant = config.variants[int(rng.integers(len(config.variants)))]
     rate = int(rng.integers(config.rates[0], config.rates[1] + 1))
     pitch = int(rng.integers(config.pitches[0], config.pitches[1] + 1))

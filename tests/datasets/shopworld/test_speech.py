@@ -100,6 +100,7 @@ def test_phonemes_spell_an_invented_word() -> None:
         ({"rates": (300, 100)}, "rates=\\(300, 100\\) must be \\(min, max\\)"),
         ({"pitches": (0, 120)}, "pitches=\\(0, 120\\)"),
         ({"accents": ()}, "need at least one entry"),
+        ({"accents": ("en-us", "en"), "accent_weights": (1.0,)}, "one share >= 0 per accent"),
     ],
 )
 def test_bad_config_is_a_clear_error(update: dict, message: str) -> None:
@@ -125,3 +126,11 @@ def test_bad_voice_settings_and_blank_text_are_clear_errors() -> None:
         Voice("en-us", 175, 150)
     with pytest.raises(ValueError, match="text to speak is empty"):
         synthesize("   ")
+
+
+def test_accent_weights_set_the_mix() -> None:
+    config = SpeechConfig(accents=("en-us", "en"), accent_weights=(1.0, 0.0))
+    rng = np.random.default_rng(0)
+    from fusionrank.datasets.shopworld.speech import draw_voice
+
+    assert {draw_voice(config, rng).name.split("+")[0] for _ in range(20)} == {"en-us"}
