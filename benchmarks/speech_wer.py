@@ -108,6 +108,9 @@ def main() -> None:
     parser.add_argument(
         "--snr", type=float, nargs="*", default=[5.0, 10.0, 20.0, 30.0, float("inf")]
     )
+    parser.add_argument("--accents", nargs="*", help="eSpeak accents (default: the config's)")
+    parser.add_argument("--accent-weights", type=float, nargs="*", help="their shares")
+    parser.add_argument("--skip-catalog-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--wait-index", type=float, default=0.0, help="minutes to wait")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -126,6 +129,10 @@ def main() -> None:
     )
     texts = [str(t) for t in truth.query_texts[rows]]
     config = SpeechConfig()
+    if args.accents:
+        config = replace(config, accents=tuple(args.accents))
+    if args.accent_weights:
+        config = replace(config, accent_weights=tuple(args.accent_weights))
     out: dict[str, Any] = {"n_queries": len(rows), "speech_config": repr(config)}
 
     started = time.perf_counter()
@@ -141,14 +148,13 @@ def main() -> None:
         corpus_sentences(item_texts, logged, rec_config.query_repeats), rec_config
     )
     out["catalog_lm_build_s"] = time.perf_counter() - build
-    recognizers = {
-        "catalog LM": (catalog_lm, len(rows)),
-        "catalog-only LM": (
-            PocketsphinxRecognizer.from_sentences(corpus_sentences(item_texts, []), rec_config),
-            len(rows),
-        ),
-        "generic LM": (PocketsphinxRecognizer.generic(rec_config), min(args.n_generic, len(rows))),
-    }
+    recognizers = {"catalog LM": (catalog_lm, len(rows))}
+    if not args.skip_catalog_only:
+        only = PocketsphinxRecognizer.from_sentences(corpus_sentences(item_texts, []), rec_config)
+        recognizers["catalog-only LM"] = (only, len(rows))
+    if args.n_generic > 0:
+        generic = PocketsphinxRecognizer.generic(rec_config)
+        recognizers["generic LM"] = (generic, min(args.n_generic, len(rows)))
     decoded = {}
     for name, (recognizer, n) in recognizers.items():
         decoded[name] = (*decode(recognizer, utterances[:n]), n)
