@@ -6,7 +6,8 @@ strengths, seeded). Recall@10 against the hidden graded relevance of the need's 
 wording, in the same run, of:
 
 * the **typed** query through the run's retriever (default fusion weights);
-* the **photo** through the run's CLIP image tower and image index;
+* the **photo** through the run's CLIP image tower and image index, its scene replaced
+  by a studio grey first (``suppress_background``), and the photo as it is (``keep``);
 * **photo + text** (the typed words too), ``0.5 * z_photo + 0.5 * fused_text``;
 * the photo through a **random-weights CLIP** of the same architecture (its own index of
   the catalog images): the chance baseline.
@@ -81,6 +82,7 @@ def main() -> None:
     retriever = Retriever.load(args.run / "retrieval")
     judge = Judge(truth, retriever.n_items, 10)
     search = PhotoSearch.of(retriever)
+    keep_search = PhotoSearch.of(retriever, search.encoder.clip, background="keep")
     random_search = random_clip_search(retriever, args.run)
     config = PhotoConfig()
     out: dict[str, Any] = {"photo_config": repr(config)}
@@ -97,12 +99,14 @@ def main() -> None:
         started = time.perf_counter()
         photo = search.search([p.pixels for p in photos], k=10)
         search_s = (time.perf_counter() - started) / len(photos)
+        kept = keep_search.search([p.pixels for p in photos], k=10)
         mixed = search.search([p.pixels for p in photos], k=10, texts=texts)
         chance = random_search.search([p.pixels for p in photos], k=10)
         figures = {
             "n_needs": len(needs),
             "typed": float(recall(judge, rows, typed.item_index).mean()),
             "photo": float(recall(judge, rows, photo.item_index).mean()),
+            "photo, background kept": float(recall(judge, rows, kept.item_index).mean()),
             "photo + text": float(recall(judge, rows, mixed.item_index).mean()),
             "photo, random-weights CLIP": float(recall(judge, rows, chance.item_index).mean()),
             "render_s_per_photo": render_s,
@@ -118,7 +122,9 @@ def main() -> None:
         out[intent] = figures
         print(
             f"{intent} needs (n={len(needs)}): recall@10 typed {figures['typed']:.3f}  "
-            f"photo {figures['photo']:.3f}  photo + text {figures['photo + text']:.3f}  "
+            f"photo {figures['photo']:.3f} "
+            f"(background kept {figures['photo, background kept']:.3f})  "
+            f"photo + text {figures['photo + text']:.3f}  "
             f"photo, random CLIP {figures['photo, random-weights CLIP']:.3f}; "
             f"photo by quality tercile (low..high) "
             f"{np.round(figures['photo_by_quality_tercile'], 3).tolist()}; "

@@ -21,7 +21,7 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -140,6 +140,45 @@ def photo_quality(images: Sequence[Image.Image]) -> np.ndarray:
     return out
 
 
+WORK_SIDE = 128
+"""Photos are scaled to at most this many pixels a side before background suppression."""
+
+
+def suppress_background(
+    image: Image.Image, tolerance: float = 40.0, fill: int = 235, step: int = 8
+) -> Image.Image:
+    """Replace the scene around the product with a light studio grey.
+
+    A catalog's images are studio shots; a shopper's photo shows the product in a room.
+    The colours along the photo's border (quantised in steps of ``step``, those seen at
+    least 3 times) are taken as the scene's; every pixel (after a 3 x 3 median filter)
+    within ``tolerance`` (RGB distance) of one of them becomes ``fill``. The photo is first
+    scaled to at most :data:`WORK_SIDE` pixels a side.
+
+    Returns:
+        A new RGB image.
+    """
+    from PIL import Image as PILImage
+    from PIL import ImageFilter
+
+    work = image.convert("RGB")
+    work.thumbnail((WORK_SIDE, WORK_SIDE))
+    pixels = np.asarray(work)
+    smooth = np.asarray(work.filter(ImageFilter.MedianFilter(3)), dtype=np.float32)
+    border = np.concatenate([smooth[0], smooth[-1], smooth[:, 0], smooth[:, -1]])
+    bins, counts = np.unique((border // step).astype(np.int64), axis=0, return_counts=True)
+    palette = (bins[counts >= 3] * step + step / 2).astype(np.float32)
+    if not len(palette):
+        return work
+    flat = smooth.reshape(-1, 3)
+    distance = np.full(flat.shape[0], np.inf, dtype=np.float32)
+    for colour in palette:  # P colours, each a vectorised pass over the pixels
+        distance = np.minimum(distance, np.sqrt(((flat - colour) ** 2).sum(axis=1)))
+    out = pixels.copy()
+    out[(distance < tolerance).reshape(pixels.shape[:2])] = fill
+    return PILImage.fromarray(out, "RGB")
+
+
 class PhotoEncoder:
     """The CLIP image tower applied to photos."""
 
@@ -210,6 +249,8 @@ class PhotoSearch:
         photo_weight: ``w`` of the photo in photo + text fusion, in [0, 1].
         stats_k: Rank of the z gap feature.
         depth: Candidates taken from each side before fusion.
+        background: ``suppress`` (:func:`suppress_background` before encoding) or
+            ``keep`` (encode the photo as it is).
     """
 
     def __init__(
@@ -220,7 +261,10 @@ class PhotoSearch:
         photo_weight: float = 0.5,
         stats_k: int = 10,
         depth: int = 100,
+        background: Literal["suppress", "keep"] = "suppress",
     ) -> None:
+        if background not in ("suppress", "keep"):
+            raise ValueError(f"background={background!r} must be 'suppress' or 'keep'")
         if not 0.0 <= photo_weight <= 1.0:
             raise ValueError(f"photo_weight={photo_weight} must be in [0, 1]")
         if clip.dim != image.vectors.shape[1]:
@@ -234,10 +278,15 @@ class PhotoSearch:
         self.photo_weight = photo_weight
         self.stats_k = stats_k
         self.depth = depth
+        self.background = background
 
     @classmethod
     def of(
-        cls, retriever: Retriever, clip: ClipModel | None = None, photo_weight: float = 0.5
+        cls,
+        retriever: Retriever,
+        clip: ClipModel | None = None,
+        photo_weight: float = 0.5,
+        background: Literal["suppress", "keep"] = "suppress",
     ) -> PhotoSearch:
         """Photo search over a retriever's image index, fusing with its text side.
 
@@ -253,6 +302,7 @@ class PhotoSearch:
             photo_weight,
             retriever.config.stats_k,
             retriever.config.k_per_modality,
+            background,
         )
 
     def search(
@@ -270,7 +320,10 @@ class PhotoSearch:
         if texts is not None and len(texts) != len(photos):
             raise ValueError(f"texts has {len(texts)} entries for {len(photos)} photos")
         images = [as_image(p) for p in photos]
-        vectors, norms = self.encoder.encode(images)
+        shown = (
+            [suppress_background(i) for i in images] if self.background == "suppress" else images
+        )
+        vectors, norms = self.encoder.encode(shown)
         depth = max(k, self.stats_k, self.depth)
         hits = self.modality.search(vectors, depth)
         z_hits = (hits.scores - hits.mean[:, None]) / np.maximum(hits.std[:, None], 1e-9)

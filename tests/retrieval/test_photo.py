@@ -21,6 +21,7 @@ from fusionrank.retrieval.photo import (
     decode_image,
     no_photo_features,
     photo_quality,
+    suppress_background,
 )
 from fusionrank.types import Query
 
@@ -46,10 +47,15 @@ def truth(tiny_world: Path) -> HiddenTruth:
     return HiddenTruth.load(tiny_world / "truth")
 
 
-def test_a_catalog_image_as_a_photo_retrieves_its_product_first(search, tiny_catalog) -> None:
+def test_a_catalog_image_as_a_photo_retrieves_its_product_first(
+    tiny_retriever, search, tiny_catalog
+) -> None:
+    """Encoded as it is, a catalog image is its own nearest product: the photo path
+    (decode, preprocess, image tower, index) is the catalog's."""
+    as_is = PhotoSearch.of(tiny_retriever, search.encoder.clip, background="keep")
     items = [0, 7, 42]
     photos = [Image.open(tiny_catalog.image_paths()[i]) for i in items]
-    results = search.search(photos, k=5)
+    results = as_is.search(photos, k=5)
     assert results.item_index[:, 0].tolist() == items
     assert results.item_index.shape == (3, 5) and results.scores.dtype == np.float32
     assert np.all(np.diff(results.scores, axis=1) <= 0)  # best first
@@ -128,3 +134,19 @@ def test_image_bytes_decode_and_bad_files_are_clear_errors() -> None:
 def test_bad_photo_arrays_are_clear_errors(photo, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         as_image(photo)
+
+
+def test_background_suppression_greys_the_scene_and_keeps_the_product(search, truth) -> None:
+    config = PhotoConfig(size=96, background=0, crop=0, rotation=0, lighting=0, blur=0, noise=0)
+    photo = render_photo(truth.items, 4, config, np.random.default_rng(0))
+    out = np.asarray(suppress_background(photo.image()))
+    assert out.shape == (96, 96, 3)
+    grey = (out == 235).all(axis=2)
+    assert grey[0].all() and grey[-1].all()  # the border was scene
+    from fusionrank.datasets.shopworld.vocab import COLOURS
+
+    rgb = np.array(COLOURS[truth.items.colour[4]].rgb)
+    product = np.abs(out.astype(int) - rgb).max(axis=2) <= 12
+    assert product.mean() > 0.05 and not (grey & product).any()
+    with pytest.raises(ValueError, match="must be 'suppress' or 'keep'"):
+        PhotoSearch(search.modality, search.encoder.clip, background="blur")  # type: ignore[arg-type]
