@@ -16,6 +16,12 @@ Then photo recall by photo-quality tercile and over a blur and a crop sweep. Nee
 with an index (see ``benchmarks/speech_wer.py``):
 
     OMP_NUM_THREADS=1 python benchmarks/photo_queries.py --run runs/NAME
+
+Measured on the default ShopWorld (seed 0), default photo strengths: visual needs (90)
+recall@10 typed 0.326, photo 0.170 (0.018 without background suppression), photo + text
+0.375, photo through a random-weights CLIP 0.047; mixed needs (90) typed 0.367, photo
+0.135, photo + text 0.439, random CLIP 0.043. Photo recall falls from 0.224 to 0.097 as the
+blur strength rises from 0 to 4 pixels, and from 0.197 to 0.135 as crop rises 0 to 1.
 """
 
 from __future__ import annotations

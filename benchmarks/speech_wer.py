@@ -19,6 +19,14 @@ the same queries; an empty transcript scores 0. Needs a run with an index:
     fusionrank world generate --name NAME && fusionrank clip train --name NAME \\
         && fusionrank index build --name NAME
     OMP_NUM_THREADS=1 python benchmarks/speech_wer.py --run runs/NAME
+
+Measured on the default ShopWorld (seed 0), 200 queries, the default speech config (five
+accents, 15 +/- 5 dB pink noise), a loaded 2-core machine: catalog LM WER 0.277 (61 %
+exact), spoken recall@10 0.359 against typed 0.521 (0.69 of it); catalog-only LM WER
+0.500 (0.46 of typed); generic LM (60 queries) WER 1.096 (0.01 of typed). Catalog LM over
+SNR 5 / 10 / 20 / 30 dB / clean: WER 0.672 / 0.359 / 0.211 / 0.216 / 0.463 (clean
+synthetic speech, with no noise floor at all, is harder for the en-us acoustic model).
+Decoding 0.11 CPU s per utterance (catalog LM), 0.56 (generic).
 """
 
 from __future__ import annotations
