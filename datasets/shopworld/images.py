@@ -130,21 +130,36 @@ def render(job: RenderJob) -> None:
     y0 = slack * (0.5 + (rng.random() - 0.5) * (1 - centre_pull) * 2)
     jitter = rng.integers(-12, 13, size=3)
     r, g, b = (int(np.clip(c + j, 0, 255)) for c, j in zip(job.rgb, jitter, strict=True))
-    rgb = (r, g, b)
-
-    fill = Image.new("RGB", (size, size), rgb)
-    _draw_pattern(fill, job.pattern, rgb, rng)
-    mask = Image.new("L", (size, size), 0)
-    mask_draw = ImageDraw.Draw(mask)
-    polygon = [(x0 + x * scale, y0 + y * scale) for x, y in _POLYGONS[job.shape]]
-    mask_draw.polygon(polygon, fill=255)
-    if job.shape in _HANDLES:
-        (bx0, by0, bx1, by1), start, end = _HANDLES[job.shape]
-        box = [x0 + bx0 * scale, y0 + by0 * scale, x0 + bx1 * scale, y0 + by1 * scale]
-        mask_draw.arc(box, start, end, fill=255, width=max(2, int(scale / 14)))
+    fill, mask = product_layer(size, job.shape, (r, g, b), job.pattern, scale, (x0, y0), rng)
     image.paste(fill, (0, 0), mask)
     job.path.parent.mkdir(parents=True, exist_ok=True)
     image.save(job.path, format="PNG", optimize=False)
+
+
+def product_layer(
+    size: int,
+    shape: str,
+    rgb: tuple[int, int, int],
+    pattern: str,
+    scale: float,
+    origin: tuple[float, float],
+    rng: np.random.Generator,
+) -> tuple[Image.Image, Image.Image]:
+    """The product drawn on a ``size`` x ``size`` canvas: its patterned fill (RGB) and
+    its silhouette mask (L), the silhouette's unit square scaled by ``scale`` pixels and
+    placed at ``origin``. Draws the pattern's step and phase from ``rng``."""
+    fill = Image.new("RGB", (size, size), rgb)
+    _draw_pattern(fill, pattern, rgb, rng)
+    mask = Image.new("L", (size, size), 0)
+    mask_draw = ImageDraw.Draw(mask)
+    x0, y0 = origin
+    polygon = [(x0 + x * scale, y0 + y * scale) for x, y in _POLYGONS[shape]]
+    mask_draw.polygon(polygon, fill=255)
+    if shape in _HANDLES:
+        (bx0, by0, bx1, by1), start, end = _HANDLES[shape]
+        box = [x0 + bx0 * scale, y0 + by0 * scale, x0 + bx1 * scale, y0 + by1 * scale]
+        mask_draw.arc(box, start, end, fill=255, width=max(2, int(scale / 14)))
+    return fill, mask
 
 
 def render_jobs(
