@@ -24,7 +24,7 @@ import logging
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,6 +135,33 @@ def _adjusted_counts(raw: Counter[Ngram], order: int) -> list[Counter[Ngram]]:
     return tables
 
 
+def _order_probs(
+    n: int, table: Mapping[Ngram, int], words: set[str], lower: Mapping[Ngram, float]
+) -> tuple[dict[Ngram, float], dict[Ngram, float]]:
+    """The interpolated probabilities of the n-grams of one order and the back-off mass
+    ``gamma`` of each history, from the adjusted counts and the order below."""
+    d = discounts(Counter(min(c, 4) for c in table.values() if c > 0))
+    totals: defaultdict[Ngram, float] = defaultdict(float)
+    kinds: defaultdict[Ngram, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for gram, count in table.items():
+        totals[gram[:-1]] += count
+        if count > 0:
+            kinds[gram[:-1]][min(count, 3) - 1] += 1
+    gamma = {
+        h: sum(di * ki for di, ki in zip(d, kinds[h], strict=True)) / totals[h]
+        for h in totals
+        if totals[h] > 0
+    }
+    grams: Iterable[Ngram] = [(w,) for w in sorted(words)] if n == 1 else table
+    probs: dict[Ngram, float] = {}
+    for gram in grams:
+        count = table.get(gram, 0)
+        below = 1.0 / len(words) if n == 1 else lower[gram[1:]]
+        mass = max(count - d[min(count, 3) - 1], 0.0) if count > 0 else 0.0
+        probs[gram] = mass / totals[gram[:-1]] + gamma[gram[:-1]] * below
+    return probs, gamma
+
+
 def kneser_ney(
     sentences: Iterable[Sequence[str]], order: int = 3, vocabulary: Iterable[str] = ()
 ) -> NgramModel:
@@ -161,29 +188,7 @@ def kneser_ney(
     backoff: dict[Ngram, float] = {}
     lower: dict[Ngram, float] = {}
     for n, table in enumerate(tables, start=1):
-        d = discounts(Counter(min(c, 4) for c in table.values() if c > 0))
-        totals: defaultdict[Ngram, float] = defaultdict(float)
-        kinds: defaultdict[Ngram, list[int]] = defaultdict(lambda: [0, 0, 0])
-        for gram, count in table.items():
-            totals[gram[:-1]] += count
-            if count > 0:
-                kinds[gram[:-1]][min(count, 3) - 1] += 1
-        gamma = {
-            h: sum(di * ki for di, ki in zip(d, kinds[h], strict=True)) / totals[h]
-            for h in totals
-            if totals[h] > 0
-        }
-        probs: dict[Ngram, float] = {}
-        if n == 1:
-            grams: Iterable[Ngram] = [(w,) for w in sorted(words)]
-        else:
-            grams = table
-        for gram in grams:
-            count = table.get(gram, 0)
-            history = gram[:-1]
-            below = 1.0 / len(words) if n == 1 else lower[gram[1:]]
-            mass = max(count - d[min(count, 3) - 1], 0.0) if count > 0 else 0.0
-            probs[gram] = mass / totals[history] + gamma[history] * below
+        probs, gamma = _order_probs(n, table, words, lower)
         if n > 1:
             for history, g in gamma.items():
                 backoff[history] = math.log10(g)

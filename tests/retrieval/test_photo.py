@@ -15,11 +15,13 @@ from fusionrank.datasets.shopworld.truth import HiddenTruth
 from fusionrank.retrieval.audio import MediaTooLarge
 from fusionrank.retrieval.photo import (
     PHOTO_FEATURE_NAMES,
-    PhotoLimits,
     PhotoSearch,
+    no_photo_features,
+)
+from fusionrank.retrieval.photo_input import (
+    PhotoLimits,
     as_image,
     decode_image,
-    no_photo_features,
     photo_quality,
     suppress_background,
 )
