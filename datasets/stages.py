@@ -56,6 +56,15 @@ def own_data_inputs(catalog: Path | None, logs: Path | None) -> RunInputs | None
     return RunInputs(Path(catalog), Path(logs), own_data=True)
 
 
+def page_width(logs: Path) -> int:
+    """The most results a logged page shows (the longest ``item_ids`` list)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    lengths = pc.list_value_length(pq.read_table(logs, columns=["item_ids"])["item_ids"])
+    return int(pc.max(lengths).as_py() or 0)
+
+
 def check_inputs(inputs: RunInputs, limit: int = 20) -> None:
     """Validate the catalog and the logs against each other before any stage runs,
     collecting every error (up to ``limit`` per file).

@@ -6,6 +6,7 @@ file (or the defaults) and applies ``--set section.key=value`` overrides.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from fusionrank.evaluation.config import EvaluationConfig
 from fusionrank.retrieval.config import RetrievalConfig
 from fusionrank.service.config import ServiceConfig
 from fusionrank.simulator.config import SimulatorConfig
+
+logger = logging.getLogger(__name__)
 
 
 class DataConfig(BaseModel):
@@ -52,6 +55,35 @@ class RunConfig(BaseModel):
     @property
     def run_dir(self) -> Path:
         return self.runs_dir / self.name
+
+
+# Config fields that are the number of results on a page; on the user's own data they
+# default to the logs' page width (a slate the logs never showed cannot be simulated).
+SLATE_FIELDS = (("envs", "slate_size"), ("evaluation", "slate_size"), ("baselines", "slate_size"))
+
+
+def with_page_width(config: RunConfig, width: int) -> RunConfig:
+    """``config`` with every page-size field the user did not set equal to ``width``.
+
+    Raises:
+        ValueError: If the resulting config is invalid (e.g. ``envs.k`` below ``width``);
+            the message names the field.
+    """
+    tree = config.model_dump(mode="json")
+    changed = []
+    for section, field in SLATE_FIELDS:
+        part = getattr(config, section)
+        if field not in part.model_fields_set and getattr(part, field) != width:
+            tree[section][field] = width
+            changed.append(f"{section}.{field}")
+    if not changed:
+        return config
+    logger.info("pages of %d results in the logs: %s set to %d", width, ", ".join(changed), width)
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as error:
+        source = f"the logs' page width ({width} results)"
+        raise ValueError(format_validation_error(error, source)) from None
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fusionrank.config import RunConfig, load_config
+from fusionrank.config import RunConfig, load_config, with_page_width
 from fusionrank.runs import RunFolder
 
 ConfigOption = Annotated[
@@ -45,13 +45,27 @@ def resolve_run(
 ) -> tuple[RunConfig, RunFolder]:
     """The resolved config and its run folder; with ``record_inputs``, the config's own
     data files (``data.catalog``, ``data.logs``) are recorded as the run's inputs."""
-    resolved = run_config(config, overrides, seed, name)
+    resolved = fit_to_own_logs(run_config(config, overrides, seed, name))
     run = run_folder(resolved)
     if record_inputs:
         from fusionrank.cli.inputs import record_run_inputs
 
         record_run_inputs(run, resolved)
     return resolved, run
+
+
+def fit_to_own_logs(config: RunConfig) -> RunConfig:
+    """On the user's own logs, page sizes the user did not set follow the logs' pages."""
+    logs = config.data.logs
+    if logs is None or not Path(logs).is_file() or Path(logs).suffix != ".parquet":
+        return config
+    from fusionrank.datasets.stages import page_width
+
+    try:
+        width = page_width(Path(logs))
+    except Exception:  # an unreadable log file: the validation that follows says why
+        return config
+    return with_page_width(config, width) if width > 0 else config
 
 
 def run_folder(config: RunConfig) -> RunFolder:

@@ -71,3 +71,15 @@ def test_streams_are_stable_distinct_and_seed_dependent():
     assert 0 <= int_seed(3, "agent") < 2**31
     with pytest.raises(ValueError, match="unknown random stream 'wrld'"):
         rng(3, "wrld")
+
+
+def test_page_sizes_follow_the_logs_unless_the_user_set_them() -> None:
+    from fusionrank.config import with_page_width
+
+    config = load_config(None, ["evaluation.slate_size=5"])
+    fitted = with_page_width(config, 8)
+    assert fitted.envs.slate_size == 8 and fitted.baselines.slate_size == 8
+    assert fitted.evaluation.slate_size == 5  # set by the user: kept
+    assert with_page_width(fitted, 8) is fitted
+    with pytest.raises(ValueError, match=r"envs.*slate_size.*k"):
+        with_page_width(load_config(None, ["envs.k=20"]), 30)
