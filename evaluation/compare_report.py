@@ -28,8 +28,9 @@ def _means_rows(result: ComparisonResult, metrics: list[str]) -> list[list[Any]]
             for metric in metrics:
                 mean, low, high = result.mean_ci(world, policy, metric)
                 row += [mean, (low, high)]
-            gap = result.gap_closed[world].get(policy, {})
-            row += [gap.get("purchases", float("nan")), gap.get("revenue", float("nan"))]
+            if result.oracle is not None:
+                gap = result.gap_closed[world].get(policy, {})
+                row += [gap.get("purchases", float("nan")), gap.get("revenue", float("nan"))]
             rows.append(row)
     return rows
 
@@ -73,13 +74,16 @@ def write_comparison(result: ComparisonResult, folder: Path) -> Path:
     header = ["world", "policy"]
     for metric in metrics:
         header += [metric, f"{level} CI"]
-    header += ["gap closed (purchases)", "gap closed (revenue)"]
+    if result.oracle is not None:
+        header += ["gap closed (purchases)", "gap closed (revenue)"]
     report.table("means", header, _means_rows(result, metrics))
-    report.text(
-        "Intervals: mean ± z·sd/√n. Gap closed: (policy − baseline) / (oracle − baseline) "
-        "of the mean; 0 is the logging baseline, 1 the oracle.",
-        note=True,
+    gap_note = (
+        " Gap closed: (policy − baseline) / (oracle − baseline) of the mean; 0 is the logging"
+        " baseline, 1 the oracle."
+        if result.oracle is not None
+        else ""
     )
+    report.text(f"Intervals: mean ± z·sd/√n.{gap_note}", note=True)
     table = {
         world: {
             metric: {p: _bar(result, world, p, metric) for p in result.policies}
