@@ -43,5 +43,9 @@ async def healthz(request: Request) -> HealthResponse:
 async def metrics(request: Request) -> Response:
     """Prometheus metrics: requests, latency histograms, errors, reloads, the policy."""
     state = service_state(request)
+    batcher = state.holder.current.contexts.batcher
     state.metrics.pending.set(state.admission.pending)
+    state.metrics.shed.set(state.admission.shed)
+    state.metrics.context_batches.set(batcher.batches)
+    state.metrics.context_queries.set(batcher.keys)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

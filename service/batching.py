@@ -4,9 +4,10 @@ service's query-encoder memo.
 :class:`MicroBatcher` gathers the keys that concurrent threads ask for and computes them
 in one call of a batched function (one encoder pass, one faiss search of the whole
 batch). There is no background thread: the first caller that finds no batch running
-becomes the leader, waits up to ``max_wait_s`` for others to join, computes batches of
-up to ``max_batch`` keys until its own key is done, then hands over to a waiting caller.
-A key asked for twice while pending is computed once.
+becomes the leader, waits up to ``max_wait_s`` for others to join (only when ``busy()``
+says more calls are in flight than keys are queued: a lone caller never waits), computes
+batches of up to ``max_batch`` keys until its own key is done, then hands over to a
+waiting caller. A key asked for twice while pending is computed once.
 """
 
 from __future__ import annotations
@@ -33,16 +34,22 @@ class MicroBatcher(Generic[T]):
         run: Computes the results of a batch of distinct keys, in order.
         max_batch: Most keys per call of ``run``.
         max_wait_s: Longest the leader waits for more keys before it computes.
+        busy: Calls in flight, the leader's included (None: always wait for others).
     """
 
     def __init__(
-        self, run: Callable[[list[str]], Sequence[T]], max_batch: int, max_wait_s: float
+        self,
+        run: Callable[[list[str]], Sequence[T]],
+        max_batch: int,
+        max_wait_s: float,
+        busy: Callable[[], int] | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self._run = run
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
+        self._busy = busy
         self._cond = threading.Condition()
         self._pending: dict[str, Future[T]] = {}
         self._queue: list[str] = []
@@ -75,8 +82,9 @@ class MicroBatcher(Generic[T]):
         """Compute batches until ``mine`` is done."""
         while not mine.done():
             with self._cond:
-                short = len(self._queue) < self.max_batch
-            if short and self.max_wait_s > 0:
+                queued = len(self._queue)
+            more_coming = self._busy is None or self._busy() > queued
+            if queued < self.max_batch and more_coming and self.max_wait_s > 0:
                 time.sleep(self.max_wait_s)
             with self._cond:
                 batch = self._queue[: self.max_batch]

@@ -10,7 +10,7 @@ call; ids outside the pool get ``Retriever.pair_features``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -102,6 +102,7 @@ class ContextCache:
         size: Contexts kept (``service.query_cache``).
         max_batch: Most new queries computed together (``service.encode_batch``).
         max_wait_s: Longest a new query waits for others (``service.encode_wait_ms``).
+        busy: Re-ranks in flight, the caller's included (the batch waits only for more).
     """
 
     def __init__(
@@ -111,10 +112,11 @@ class ContextCache:
         size: int,
         max_batch: int,
         max_wait_s: float,
+        busy: Callable[[], int] | None = None,
     ) -> None:
         self._lru: LockedLRU[QueryContext] = LockedLRU(size)
         self.batcher: MicroBatcher[QueryContext] = MicroBatcher(
-            lambda texts: compute_contexts(policy, retriever, texts), max_batch, max_wait_s
+            lambda texts: compute_contexts(policy, retriever, texts), max_batch, max_wait_s, busy
         )
 
     def get(self, text: str) -> QueryContext:

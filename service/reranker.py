@@ -18,7 +18,9 @@ and a stable sort.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,12 +94,15 @@ class Reranker:
         )
         self.catalog = CatalogIds(self.retriever)
         self.scoring = ScoringEngine(self.policy, model.scorer, self.catalog.size)
+        self._in_flight = 0
+        self._count_lock = threading.Lock()
         self.contexts = ContextCache(
             self.policy,
             self.retriever,
             config.query_cache,
             config.encode_batch,
             config.encode_wait_ms / 1e3,
+            busy=lambda: self._in_flight,
         )
 
     @classmethod
@@ -128,6 +133,18 @@ class Reranker:
     @property
     def engine(self) -> str:
         return self.model.engine
+
+    @contextmanager
+    def _counted(self) -> Iterator[None]:
+        """Count the call as in flight (new queries wait for others to batch with only
+        when there are some)."""
+        with self._count_lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1
 
     def is_cached(self, query_text: str) -> bool:
         """Whether the query's context is cached (a re-rank then runs no encoder and no
@@ -189,7 +206,8 @@ class Reranker:
         top = check_count("top_k", top_k, self.config.default_top_k, k)
         if features is None and self.retriever is None:
             self._need_retriever("features")
-        context = self.contexts.get(text)
+        with self._counted():
+            context = self.contexts.get(text)
         if features is None:
             index = self.catalog.require(ids)
             values = self._catalog_features(context, index)
@@ -226,7 +244,8 @@ class Reranker:
         k = check_count("k", k, self.config.search_k, limit + 1)
         if k > limit:
             raise RequestError("k", f"is over {limit}; give 1 to {limit} (service.max_candidates)")
-        context = self.contexts.get(text)
+        with self._counted():
+            context = self.contexts.get(text)
         ranked = score_candidates(
             self.policy,
             retriever,

@@ -155,6 +155,19 @@ class ServiceMetrics:
         self.pending = Gauge(
             "fusionrank_pending", "Re-ranks queued or running in the pool.", registry=self.registry
         )
+        self.shed = Gauge(
+            "fusionrank_shed", "Re-ranks refused for load (503) so far.", registry=self.registry
+        )
+        self.context_batches = Gauge(
+            "fusionrank_context_batches",
+            "Micro-batches of new queries encoded and searched so far.",
+            registry=self.registry,
+        )
+        self.context_queries = Gauge(
+            "fusionrank_context_queries",
+            "New queries encoded and searched so far (over batches: the mean batch).",
+            registry=self.registry,
+        )
         self.policy = Gauge(
             "fusionrank_policy_info",
             "The serving policy (value 1).",

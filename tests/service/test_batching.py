@@ -102,3 +102,14 @@ def test_cached_encoder_encodes_only_new_texts() -> None:
     assert seen == [["ab", "abc"], ["abcd"]]
     with pytest.raises(ValueError, match="no query texts"):
         encoder([])
+
+
+def test_a_lone_caller_does_not_wait_when_no_one_else_is_in_flight() -> None:
+    waits = MicroBatcher(Recorder(seconds=0.0), max_batch=8, max_wait_s=0.3)
+    start = time.perf_counter()
+    waits("x")
+    assert time.perf_counter() - start >= 0.3  # busy=None: it waits for others
+    alone = MicroBatcher(Recorder(seconds=0.0), max_batch=8, max_wait_s=0.3, busy=lambda: 1)
+    start = time.perf_counter()
+    assert alone("x") == "X"
+    assert time.perf_counter() - start < 0.2  # nobody else in flight: no wait
