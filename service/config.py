@@ -34,7 +34,7 @@ class ServiceConfig(BaseModel):
     )
     threads: int = Field(1, ge=1, le=64, description="Threads of one scoring or encoding call.")
     workers: int = Field(
-        4, ge=1, le=256, description="Threads that run re-ranks of queries not yet cached."
+        2, ge=1, le=256, description="Threads that run re-ranks of queries not yet cached."
     )
     max_candidates: int = Field(
         1000, ge=1, le=100_000, description="Most candidates one /rerank request may carry."
@@ -58,16 +58,16 @@ class ServiceConfig(BaseModel):
         "30 KB each).",
     )
     encode_batch: int = Field(
-        32, ge=1, le=4096, description="Most new queries encoded and searched in one batch."
+        16, ge=1, le=4096, description="Most new queries encoded and searched in one batch."
     )
     encode_wait_ms: float = Field(
         1.0, ge=0, le=1000, description="Longest a new query waits for others to batch with."
     )
     max_pending: int = Field(
-        32, ge=1, le=100_000, description="Re-ranks queued or running at once; more get 503."
+        16, ge=1, le=100_000, description="Re-ranks queued or running at once; more get 503."
     )
     max_queue_ms: float = Field(
-        100.0, gt=0, le=600_000, description="A re-rank that waited longer to start gets 503."
+        50.0, gt=0, le=600_000, description="A re-rank that waited longer to start gets 503."
     )
     retry_after_s: int = Field(1, ge=1, le=3600, description="Retry-After of a 503 answer.")
     admin: bool = Field(True, description="Serve /admin/* (loopback and bearer token only).")
