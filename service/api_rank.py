@@ -39,6 +39,7 @@ async def rerank(body: RerankRequest, request: Request) -> RankResponse:
     if reranker.is_fast(body.query, body.item_ids, body.features is not None):
         result = call()
     else:
+        reranker.precheck(body.query, body.item_ids)
         result = await state.admission.run(call)
     return rank_response(request, result)
 
@@ -52,6 +53,7 @@ async def search(body: SearchRequest, request: Request) -> RankResponse:
     if reranker.is_cached(body.query):
         result = call()
     else:
+        reranker.precheck(body.query)
         result = await state.admission.run(call)
     request.state.k = result.n_candidates
     state.metrics.candidates.observe(result.n_candidates)

@@ -151,6 +151,17 @@ class Reranker:
         index search: well under a millisecond)."""
         return query_text in self.contexts
 
+    def precheck(self, query_text: str, item_ids: Sequence[str] | None = None) -> None:
+        """The cheap checks of a request (query, ids), so that a bad request is refused
+        with 422 before it queues for a worker (and is never shed as 503 instead).
+
+        Raises:
+            RequestError: As :meth:`rerank` would.
+        """
+        check_query(query_text, self.config.max_query_chars)
+        if item_ids is not None:
+            check_ids(item_ids, self.config.max_candidates)
+
     def is_fast(self, query_text: str, item_ids: Sequence[str], has_features: bool) -> bool:
         """Whether a re-rank runs no encoder and no index search: the query is cached and
         the candidates come with features or are all in its pool."""

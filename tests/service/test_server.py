@@ -121,12 +121,16 @@ def test_overload_answers_503_with_retry_after_and_healthz_stays_fast(
     small_server: str, catalog_ids: list[str]
 ) -> None:
     answers: list[httpx.Response] = []
+    invalid: list[httpx.Response] = []
     health: list[float] = []
 
     def burst(i: int) -> None:
         body = {"query": f"blue striped dress {i}", "item_ids": catalog_ids[:100]}
         with httpx.Client(base_url=small_server, timeout=60) as client:
             answers.append(client.post("/rerank", json=body))
+            if i % 10 == 0:  # a bad request is refused as bad, never shed
+                bad = {"query": f"new query {i}", "item_ids": ["a", "a"]}
+                invalid.append(client.post("/rerank", json=bad))
 
     def probe() -> None:
         with httpx.Client(base_url=small_server, timeout=60) as client:
@@ -147,3 +151,4 @@ def test_overload_answers_503_with_retry_after_and_healthz_stays_fast(
     assert shed.headers["retry-after"] == "2"
     assert "overloaded" in shed.json()["detail"][0]["message"]
     assert max(health) < 2.0, health  # /healthz never waits behind the re-ranks
+    assert [r.status_code for r in invalid] == [422] * 4
