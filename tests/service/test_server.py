@@ -90,7 +90,10 @@ def test_load_with_reloads_of_good_and_corrupted_policies(
         worker.join(timeout=60)
     assert len(versions) == 2 and failed == 1 and len(results) > 30
     statuses = {(kind, status) for kind, status, _ in results}
-    assert statuses <= {("unique", 200), ("cached", 200), ("invalid", 422)}, statuses
+    # 503 is a right answer under load (a reload also empties the query cache); nothing
+    # else is, and a bad request is refused as bad even then.
+    allowed = {("unique", 200), ("cached", 200), ("unique", 503), ("cached", 503)}
+    assert statuses <= allowed | {("invalid", 422)}, statuses
     served = {v for kind, status, v in results if status == 200}
     assert served <= versions and len(served) == 2  # both policies answered, nothing else
 
