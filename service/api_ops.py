@@ -46,6 +46,7 @@ async def metrics(request: Request) -> Response:
     batcher = state.holder.current.contexts.batcher
     state.metrics.pending.set(state.admission.pending)
     state.metrics.shed.set(state.admission.shed)
-    state.metrics.context_batches.set(batcher.batches)
-    state.metrics.context_queries.set(batcher.keys)
+    if batcher is not None:
+        state.metrics.context_batches.set(batcher.batches)
+        state.metrics.context_queries.set(batcher.keys)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,16 +1,23 @@
-"""What the service knows about a query before it scores candidates: its query features,
-the policy's fusion weights and the retriever's candidate pool, cached per query text.
+"""What the service knows about a query before it scores candidates, cached per query
+text in two layers:
 
-A query not in the cache is computed in a micro-batch with the other new queries of the
-moment (:class:`~fusionrank.service.batching.MicroBatcher`): one ``query_features`` and
-one ``pool`` call of the retriever for the whole batch (one encoder pass, one faiss search
-per modality). A cached query re-ranks catalog ids from its pool with no encoder or index
-call; ids outside the pool get ``Retriever.pair_features``.
+* :class:`RetrievalCache` (one per retriever, kept across reloads that keep the
+  retriever): the query features and the retriever's candidate pool. A query not in it
+  is computed in a micro-batch with the other new queries of the moment
+  (:class:`~fusionrank.service.batching.MicroBatcher`): one ``query_features`` and one
+  ``pool`` call of the retriever for the whole batch (one encoder pass, one faiss
+  search per modality).
+* :class:`ContextCache` (one per policy): that, plus the policy's fusion weights
+  (:meth:`Policy.weights_for`).
+
+A cached query re-ranks catalog ids from its pool with no encoder or index call; ids
+outside the pool get ``Retriever.pair_features``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,25 +35,20 @@ QUERY_ID = "service"
 
 
 @dataclass(frozen=True, eq=False)
-class QueryContext:
-    """One query's cached state.
+class Retrieved:
+    """One query's retriever state.
 
     Args:
-        query: The query.
-        query_features: float32, shape (1, Dq); None without a retriever.
-        fusion_weights: float64, shape (M,): :meth:`Policy.weights_for`; None when the
-            policy has none (no own, no saved defaults, no retriever).
-        pool: The retriever's candidate pool of the query (1 row); None without one.
+        query_features: float32, shape (1, Dq).
+        pool: The retriever's candidate pool of the query (1 row).
         sorted_items: int64 (P',): the pool's catalog indices, sorted.
         sorted_slots: int64 (P',): their slots in the pool.
     """
 
-    query: Query
-    query_features: np.ndarray | None
-    fusion_weights: np.ndarray | None
-    pool: CandidatePool | None = None
-    sorted_items: np.ndarray | None = None
-    sorted_slots: np.ndarray | None = None
+    query_features: np.ndarray
+    pool: CandidatePool
+    sorted_items: np.ndarray
+    sorted_slots: np.ndarray
 
     def pool_rows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pair features but ``fused_score`` of catalog items from the pool.
@@ -57,8 +59,6 @@ class QueryContext:
         Returns:
             ``(found bool (K,), rows float32 (K, F - 1))``; rows are 0 where not found.
         """
-        assert self.pool is not None and self.sorted_items is not None
-        assert self.sorted_slots is not None
         width = self.pool.features.shape[2]
         if self.sorted_items.size == 0:
             return np.zeros(index.shape, bool), np.zeros((index.size, width), np.float32)
@@ -68,68 +68,127 @@ class QueryContext:
         return found, np.where(found[:, None], rows, 0.0).astype(np.float32)
 
 
-def compute_contexts(
-    policy: Policy, retriever: Retriever | None, texts: Sequence[str]
-) -> list[QueryContext]:
-    """Contexts of distinct query texts, batched through the retriever."""
+def retrieve(retriever: Retriever, texts: Sequence[str]) -> list[Retrieved]:
+    """The retriever state of distinct query texts, in one batch."""
     queries = [Query(QUERY_ID, t) for t in texts]
-    if retriever is None:
-        weights = policy.weights_for(queries, None, None)
-        return [
-            QueryContext(q, None, None if weights is None else weights[i])
-            for i, q in enumerate(queries)
-        ]
     qf = retriever.query_features(queries)
-    weights = policy.weights_for(queries, qf, retriever)
-    assert weights is not None
     pool = retriever.pool(queries)
     out = []
-    for i, query in enumerate(queries):
+    for i in range(len(queries)):
         one = pool.take(np.array([i]))
         slots = np.flatnonzero(one.mask[0])
         items = one.item_index[0, slots]
         order = np.argsort(items, kind="stable")
-        out.append(QueryContext(query, qf[i : i + 1], weights[i], one, items[order], slots[order]))
+        out.append(Retrieved(qf[i : i + 1], one, items[order], slots[order]))
     return out
 
 
+class RetrievalCache:
+    """:class:`Retrieved` by query text: an LRU in front of micro-batched retrieval.
+
+    Args:
+        retriever: The serving retriever.
+        size: Queries kept (``service.query_cache``).
+        max_batch: Most new queries computed together (``service.encode_batch``).
+        max_wait_s: Longest a new query waits for others (``service.encode_wait_ms``);
+            only while other callers are on their way.
+    """
+
+    def __init__(self, retriever: Retriever, size: int, max_batch: int, max_wait_s: float):
+        self.retriever = retriever
+        self._lru: LockedLRU[Retrieved] = LockedLRU(size)
+        self._callers = 0
+        self._lock = threading.Lock()
+        self.batcher: MicroBatcher[Retrieved] = MicroBatcher(
+            lambda texts: retrieve(retriever, texts), max_batch, max_wait_s, lambda: self._callers
+        )
+
+    def get(self, text: str) -> Retrieved:
+        """The state of ``text`` (computed in a batch if not cached)."""
+        found = self._lru.get(text)
+        if found is not None:
+            return found
+        with self._lock:
+            self._callers += 1
+        try:
+            found = self.batcher(text)
+        finally:
+            with self._lock:
+                self._callers -= 1
+        self._lru.put(text, found)
+        return found
+
+    def __contains__(self, text: str) -> bool:
+        return text in self._lru
+
+
+@dataclass(frozen=True, eq=False)
+class QueryContext:
+    """One query's state for one policy.
+
+    Args:
+        query: The query.
+        fusion_weights: float64, shape (M,): :meth:`Policy.weights_for`; None when the
+            policy has none (no own, no saved defaults, no retriever).
+        retrieved: The retriever state, or None without a retriever.
+    """
+
+    query: Query
+    fusion_weights: np.ndarray | None
+    retrieved: Retrieved | None = None
+
+    @property
+    def query_features(self) -> np.ndarray | None:
+        """float32 (1, Dq), or None without a retriever."""
+        return None if self.retrieved is None else self.retrieved.query_features
+
+    @property
+    def pool(self) -> CandidatePool | None:
+        return None if self.retrieved is None else self.retrieved.pool
+
+
 class ContextCache:
-    """Query contexts by text: an LRU in front of a micro-batched computation.
+    """Query contexts of one policy by text, over a shared :class:`RetrievalCache`.
 
     Args:
         policy: The serving policy.
-        retriever: The run's retriever, or None.
+        retrieval: The retriever's cache, or None without a retriever.
         size: Contexts kept (``service.query_cache``).
-        max_batch: Most new queries computed together (``service.encode_batch``).
-        max_wait_s: Longest a new query waits for others (``service.encode_wait_ms``).
-        busy: Re-ranks in flight, the caller's included (the batch waits only for more).
     """
 
-    def __init__(
-        self,
-        policy: Policy,
-        retriever: Retriever | None,
-        size: int,
-        max_batch: int,
-        max_wait_s: float,
-        busy: Callable[[], int] | None = None,
-    ) -> None:
+    def __init__(self, policy: Policy, retrieval: RetrievalCache | None, size: int) -> None:
+        self.policy = policy
+        self.retrieval = retrieval
         self._lru: LockedLRU[QueryContext] = LockedLRU(size)
-        self.batcher: MicroBatcher[QueryContext] = MicroBatcher(
-            lambda texts: compute_contexts(policy, retriever, texts), max_batch, max_wait_s, busy
-        )
 
     def get(self, text: str) -> QueryContext:
-        """The context of ``text`` (computed, in a batch, if not cached)."""
+        """The context of ``text`` (its retrieval computed, in a batch, if not cached)."""
         context = self._lru.get(text)
         if context is None:
-            context = self.batcher(text)
+            query = Query(QUERY_ID, text)
+            if self.retrieval is None:
+                weights = self.policy.weights_for([query], None, None)
+                context = QueryContext(query, None if weights is None else weights[0])
+            else:
+                found = self.retrieval.get(text)
+                weights = self.policy.weights_for(
+                    [query], found.query_features, self.retrieval.retriever
+                )
+                assert weights is not None
+                context = QueryContext(query, weights[0], found)
             self._lru.put(text, context)
         return context
 
     def peek(self, text: str) -> QueryContext | None:
-        """The cached context of ``text``, or None (never computes)."""
-        return self._lru.get(text)
+        """The context of ``text`` when it costs no retrieval (never encodes), or None."""
+        context = self._lru.get(text)
+        if context is None and self.retrieval is not None and text in self.retrieval:
+            context = self.get(text)  # retrieval cached: only the policy's weights
+        return context
 
     def __contains__(self, text: str) -> bool:
-        return text in self._lru
+        return text in self._lru or (self.retrieval is not None and text in self.retrieval)
+
+    @property
+    def batcher(self) -> MicroBatcher[Retrieved] | None:
+        return None if self.retrieval is None else self.retrieval.batcher

@@ -22,6 +22,7 @@ import numpy as np
 
 from fusionrank.service.batching import CachedEncoder
 from fusionrank.service.config import ServiceConfig
+from fusionrank.service.context import RetrievalCache
 from fusionrank.service.export import ExportCheck, load_or_export, torch_scorer
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class LoadedModel:
         run_dir: The run folder, or None for a policy folder outside one.
         export: The ONNX export's check, when ONNX serves.
         text_encoder: The query text encoder (``service.text_encoder``), or None.
+        retrieval: The retriever's query cache (kept across reloads with the retriever).
     """
 
     policy: Policy
@@ -64,6 +66,7 @@ class LoadedModel:
     run_dir: Path | None
     export: ExportCheck | None = None
     text_encoder: str | None = None
+    retrieval: RetrievalCache | None = None
 
 
 def resolve(path: Path, policy: str | None) -> tuple[Path, Path | None]:
@@ -235,10 +238,11 @@ def load_model(path: Path, config: ServiceConfig, reuse: LoadedModel | None = No
     retriever: Retriever | None
     if reuse is not None and reuse.retriever is not None and same_run:
         check_fits(policy, reuse.retriever)
-        retriever, text = reuse.retriever, reuse.text_encoder
+        retriever, text, cache = reuse.retriever, reuse.text_encoder, reuse.retrieval
     else:
         retriever = load_retriever(run, policy, config)
         text = None if retriever is None else config.text_encoder
+        cache = None if retriever is None else retrieval_cache(retriever, config)
     if retriever is None and policy.query_feature_dim:
         raise ValueError(
             f"{policy_dir}: policy {policy.name!r} needs query features, which need the "
@@ -253,7 +257,14 @@ def load_model(path: Path, config: ServiceConfig, reuse: LoadedModel | None = No
         policy.version,
         engine,
     )
-    return LoadedModel(policy, retriever, scorer, engine, policy_dir, run, check, text)
+    return LoadedModel(policy, retriever, scorer, engine, policy_dir, run, check, text, cache)
+
+
+def retrieval_cache(retriever: Retriever, config: ServiceConfig) -> RetrievalCache:
+    """The query cache of a serving retriever (``query_cache``, ``encode_*``)."""
+    return RetrievalCache(
+        retriever, config.query_cache, config.encode_batch, config.encode_wait_ms / 1e3
+    )
 
 
 def _same(a: Path, b: Path | None) -> bool:

@@ -18,9 +18,7 @@ and a stable sort.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,16 +92,7 @@ class Reranker:
         )
         self.catalog = CatalogIds(self.retriever)
         self.scoring = ScoringEngine(self.policy, model.scorer, self.catalog.size)
-        self._in_flight = 0
-        self._count_lock = threading.Lock()
-        self.contexts = ContextCache(
-            self.policy,
-            self.retriever,
-            config.query_cache,
-            config.encode_batch,
-            config.encode_wait_ms / 1e3,
-            busy=lambda: self._in_flight,
-        )
+        self.contexts = ContextCache(self.policy, model.retrieval, config.query_cache)
 
     @classmethod
     def load(
@@ -134,18 +123,6 @@ class Reranker:
     def engine(self) -> str:
         return self.model.engine
 
-    @contextmanager
-    def _counted(self) -> Iterator[None]:
-        """Count the call as in flight (new queries wait for others to batch with only
-        when there are some)."""
-        with self._count_lock:
-            self._in_flight += 1
-        try:
-            yield
-        finally:
-            with self._count_lock:
-                self._in_flight -= 1
-
     def is_cached(self, query_text: str) -> bool:
         """Whether the query's context is cached (a re-rank then runs no encoder and no
         index search: well under a millisecond)."""
@@ -170,10 +147,10 @@ class Reranker:
             return False
         if has_features:
             return True
-        if context.pool is None:
+        if context.retrieved is None:
             return False
         index = self.catalog.lookup(item_ids)
-        return bool(np.all(index >= 0) and context.pool_rows(index)[0].all())
+        return bool(np.all(index >= 0) and context.retrieved.pool_rows(index)[0].all())
 
     # --------------------------------------------------------------------- re-rank
     def rerank(
@@ -217,8 +194,7 @@ class Reranker:
         top = check_count("top_k", top_k, self.config.default_top_k, k)
         if features is None and self.retriever is None:
             self._need_retriever("features")
-        with self._counted():
-            context = self.contexts.get(text)
+        context = self.contexts.get(text)
         if features is None:
             index = self.catalog.require(ids)
             values = self._catalog_features(context, index)
@@ -255,8 +231,7 @@ class Reranker:
         k = check_count("k", k, self.config.search_k, limit + 1)
         if k > limit:
             raise RequestError("k", f"is over {limit}; give 1 to {limit} (service.max_candidates)")
-        with self._counted():
-            context = self.contexts.get(text)
+        context = self.contexts.get(text)
         ranked = score_candidates(
             self.policy,
             retriever,
@@ -309,7 +284,8 @@ class Reranker:
         """float32 (K, F): the catalog items' pair features (from the query's pool, else
         ``pair_features``) with ``fused_score`` under the policy's weights."""
         retriever = self._need_retriever("features")
-        found, rows = context.pool_rows(index)
+        assert context.retrieved is not None
+        found, rows = context.retrieved.pool_rows(index)
         values = np.zeros((index.size, len(self.policy.feature_names)), dtype=np.float32)
         values[:, : rows.shape[1]] = rows
         if not found.all():

@@ -251,3 +251,19 @@ def test_a_policy_without_saved_defaults_and_no_retriever_asks_for_fused_score(
         served.rerank("shirt", ["a", "b"], features=features)
     full = np.zeros((2, len(saved.feature_names)), dtype=np.float32)
     assert served.rerank("shirt", ["a", "b"], features=full).n_candidates == 2
+
+
+def test_a_reload_of_the_same_run_keeps_the_query_cache(service_run: Path) -> None:
+    """A reload swaps the policy, not the retriever: queries already encoded and searched
+    stay cached (the new policy only adds its fusion weights), so traffic stays warm."""
+    config = ServiceConfig(policy="ppo-rerank")
+    first = Reranker.load(service_run, config)
+    first.search("wool scarf for winter", top_k=3)
+    assert first.is_cached("wool scarf for winter")
+    second = Reranker.load(service_run / "policies" / "ppo-fusion", config, reuse=first)
+    assert second.retriever is first.retriever
+    assert second.is_cached("wool scarf for winter") and not second.is_cached("never asked")
+    batches = second.contexts.retrieval.batcher.batches  # type: ignore[union-attr]
+    result = second.search("wool scarf for winter", top_k=3)
+    assert second.contexts.retrieval.batcher.batches == batches  # type: ignore[union-attr]
+    assert result.policy_name == "ppo-fusion" and len(result.item_ids) == 3
