@@ -81,18 +81,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def batch_counts(port: int) -> tuple[float, float]:
+    """``(micro-batches, queries in them)`` of new queries so far, from ``/metrics``."""
+    import httpx
+
+    values = {}
+    for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("fusionrank_context_batches", "fusionrank_context_queries"):
+            values[name] = float(value)
+    return values.get("fusionrank_context_batches", 0.0), values.get(
+        "fusionrank_context_queries", 0.0
+    )
+
+
 def load(tmp: Path, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     """Run the load generator on ``spec``; return its answers and the server's CPU
     seconds while it ran (``server_cpu_s``, warm-up included)."""
     spec_file, out = tmp / f"{name}.spec.json", tmp / f"{name}.out.json"
     spec_file.write_text(json.dumps(spec))
     command = [sys.executable, str(HERE / "service_load.py"), str(spec_file), str(out)]
-    before = cpu_seconds(SERVER_PID[0])
+    before, batches = cpu_seconds(SERVER_PID[0]), batch_counts(spec["port"])
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"the load generator failed:\n{done.stderr}")
     result = json.loads(out.read_text())
     result["server_cpu_s"] = cpu_seconds(SERVER_PID[0]) - before
+    after = batch_counts(spec["port"])
+    result["mean_batch"] = (after[1] - batches[1]) / max(after[0] - batches[0], 1)
     return result
 
 
@@ -127,6 +143,7 @@ def row(
         results[path] = summary(out["rows"], out["elapsed_s"])
         sent = int(rate * args.warmup) + len(out["rows"]) + len(out["probe"])
         results[path]["cpu_ms"] = 1e3 * out["server_cpu_s"] / max(sent, 1)
+        results[path]["batch"] = out["mean_batch"]
         if out["probe"]:
             results["/healthz"] = summary(out["probe"], out["elapsed_s"])
     return results
@@ -225,11 +242,12 @@ def report(rows: dict, faults: tuple, local: dict, args: Any, load_avg: tuple) -
     print(f"load average before the run: {load_avg[0]:.1f} {load_avg[1]:.1f} {load_avg[2]:.1f}"
           f" on {os.cpu_count()} cores; {args.seconds:.0f} s per row")  # fmt: skip
     print(f"{'row':<10}{'endpoint':<10}{'offered':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-          f"{'req/s':>8}{'cpu ms':>8}  statuses")  # fmt: skip
+          f"{'req/s':>8}{'cpu ms':>8}{'batch':>6}  statuses")  # fmt: skip
     for name, (rate, result) in rows.items():
         for endpoint, r in result.items():
             offered = 20 if endpoint == "/healthz" else rate
             cpu = f"{r['cpu_ms']:>8.2f}" if "cpu_ms" in r else f"{'':>8}"
+            cpu += f"{r['batch']:>6.1f}" if r.get("batch") else f"{'':>6}"
             print(f"{name:<10}{endpoint:<10}{offered:>8.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
                   f"{r['max']:>9.1f}{r['rps']:>8.1f}{cpu}  {r['statuses']}")  # fmt: skip
         ratio = result["/rerank"]["p99"] / max(result["/noop"]["p99"], 1e-9)

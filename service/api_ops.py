@@ -43,10 +43,10 @@ async def healthz(request: Request) -> HealthResponse:
 async def metrics(request: Request) -> Response:
     """Prometheus metrics: requests, latency histograms, errors, reloads, the policy."""
     state = service_state(request)
-    batcher = state.holder.current.contexts.batcher
+    retrieval = state.holder.current.contexts.retrieval
     state.metrics.pending.set(state.admission.pending)
-    state.metrics.shed.set(state.admission.shed)
-    if batcher is not None:
-        state.metrics.context_batches.set(batcher.batches)
-        state.metrics.context_queries.set(batcher.keys)
+    state.metrics.shed.set(state.admission.shed + state.prefetch.shed)
+    if retrieval is not None:
+        state.metrics.context_batches.set(retrieval.batches)
+        state.metrics.context_queries.set(retrieval.queries)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

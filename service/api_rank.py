@@ -1,9 +1,11 @@
 """``POST /rerank``, ``POST /search`` and ``POST /noop`` (the framework's floor).
 
 A request whose query is cached (and whose candidates are in its pool, or come with
-features) costs a fraction of a millisecond and runs on the event loop; any other goes
-through the load-shedding pool (:mod:`fusionrank.service.shedding`), where new queries
-are encoded and searched in micro-batches.
+features) costs a fraction of a millisecond and runs on the event loop. Any other is
+admitted under the load-shedding limits (:mod:`fusionrank.service.shedding`), awaits its
+query's retrieval, batched with the other new queries (:mod:`fusionrank.service.prefetch`),
+and then runs on the event loop too, or in the worker pool when it still needs the index
+(catalog ids outside the query's pool).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from fusionrank.service.api_common import ERRORS, rank_response, service_state, serving
+from fusionrank.service.reranker import Reranker
 from fusionrank.service.schemas import RankResponse, RerankRequest, SearchRequest
+from fusionrank.service.state import ServiceState
 
 router = APIRouter()
 
@@ -36,11 +40,14 @@ async def rerank(body: RerankRequest, request: Request) -> RankResponse:
         top_k=body.top_k,
         feature_names=body.feature_names,
     )
-    if reranker.is_fast(body.query, body.item_ids, body.features is not None):
+    fast = partial(reranker.is_fast, body.query, body.item_ids, body.features is not None)
+    if fast():
         result = call()
     else:
         reranker.precheck(body.query, body.item_ids)
-        result = await state.admission.run(call)
+        async with state.admission.admit():
+            await _prefetch(state, reranker, body.query)
+            result = call() if fast() else await state.admission.run(call)
     return rank_response(request, result)
 
 
@@ -54,10 +61,19 @@ async def search(body: SearchRequest, request: Request) -> RankResponse:
         result = call()
     else:
         reranker.precheck(body.query)
-        result = await state.admission.run(call)
+        async with state.admission.admit():
+            await _prefetch(state, reranker, body.query)
+            result = call() if reranker.is_cached(body.query) else await state.admission.run(call)
     request.state.k = result.n_candidates
     state.metrics.candidates.observe(result.n_candidates)
     return rank_response(request, result)
+
+
+async def _prefetch(state: ServiceState, reranker: Reranker, text: str) -> None:
+    """Have the query's retrieval cached (batched with the other new queries)."""
+    cache = reranker.contexts.retrieval
+    if cache is not None:
+        await state.prefetch.ensure(cache, text)
 
 
 @router.post("/noop", include_in_schema=False)

@@ -23,6 +23,7 @@ from fusionrank.service.admin import AdminGate
 from fusionrank.service.config import ServiceConfig
 from fusionrank.service.errors import add_error_handlers
 from fusionrank.service.middleware import ServiceMiddleware
+from fusionrank.service.prefetch import Prefetcher
 from fusionrank.service.shedding import Admission
 from fusionrank.service.state import ModelHolder, ServiceMetrics, ServiceState
 
@@ -48,6 +49,7 @@ def create_app(source: str | Path, config: ServiceConfig | None = None) -> FastA
             metrics=ServiceMetrics(),
             config=config,
             admission=Admission(config),
+            prefetch=Prefetcher(config),
             admin=AdminGate.from_config(config),
         )
         state.metrics.serving(loaded.current)
@@ -61,6 +63,7 @@ def create_app(source: str | Path, config: ServiceConfig | None = None) -> FastA
         )
         yield
         state.admission.close()
+        state.prefetch.close()
         holder.clear()
 
     app = FastAPI(

@@ -99,9 +99,18 @@ class RetrievalCache:
         self._lru: LockedLRU[Retrieved] = LockedLRU(size)
         self._callers = 0
         self._lock = threading.Lock()
+        self.batches = 0  # retrieval batches run so far, and the queries in them
+        self.queries = 0
         self.batcher: MicroBatcher[Retrieved] = MicroBatcher(
-            lambda texts: retrieve(retriever, texts), max_batch, max_wait_s, lambda: self._callers
+            self._retrieve, max_batch, max_wait_s, lambda: self._callers
         )
+
+    def _retrieve(self, texts: list[str]) -> list[Retrieved]:
+        found = retrieve(self.retriever, texts)
+        with self._lock:
+            self.batches += 1
+            self.queries += len(texts)
+        return found
 
     def get(self, text: str) -> Retrieved:
         """The state of ``text`` (computed in a batch if not cached)."""
@@ -117,6 +126,24 @@ class RetrievalCache:
                 self._callers -= 1
         self._lru.put(text, found)
         return found
+
+    def compute(self, texts: list[str]) -> list[Exception | None]:
+        """Compute and cache the state of distinct ``texts`` in one batch (what the HTTP
+        service's prefetcher calls); a text that fails is retried alone, so it fails
+        alone. Returns each text's error, or None."""
+        try:
+            found: list[Retrieved | Exception] = list(self._retrieve(texts))
+        except Exception:
+            found = []
+            for text in texts:
+                try:
+                    found.append(self._retrieve([text])[0])
+                except Exception as error:
+                    found.append(error)
+        for text, result in zip(texts, found, strict=True):
+            if isinstance(result, Retrieved):
+                self._lru.put(text, result)
+        return [result if isinstance(result, Exception) else None for result in found]
 
     def __contains__(self, text: str) -> bool:
         return text in self._lru
@@ -188,7 +215,3 @@ class ContextCache:
 
     def __contains__(self, text: str) -> bool:
         return text in self._lru or (self.retrieval is not None and text in self.retrieval)
-
-    @property
-    def batcher(self) -> MicroBatcher[Retrieved] | None:
-        return None if self.retrieval is None else self.retrieval.batcher

@@ -1,19 +1,21 @@
 """Load shedding: re-ranks that would wait too long are refused with 503 at once.
 
-The re-ranks that encode a query or read the index run in a thread pool of
-``service.workers`` threads. At most ``service.max_pending`` may be queued or running;
-one more is refused before it queues, and one that waited longer than
-``service.max_queue_ms`` for a thread is refused when it would start. Both answer 503
-with ``Retry-After``, so an overloaded service answers quickly instead of late, and
-``/healthz`` and ``/metrics`` (on the event loop, never in the pool) stay fast.
+At most ``service.max_pending`` re-ranks of queries not yet cached may be in progress
+(waiting for their query's batch, :mod:`fusionrank.service.prefetch`, or for one of the
+``service.workers`` threads that run what cannot run on the event loop); one more is
+refused before it queues, and one that waited longer than ``service.max_queue_ms`` for
+its batch or a thread is refused when it would start. Both answer 503 with
+``Retry-After``, so an overloaded service answers quickly instead of late, and
+``/healthz`` and ``/metrics`` (on the event loop, never in a pool) stay fast.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from fusionrank.service.config import ServiceConfig
@@ -50,8 +52,10 @@ class Admission:
         self.pending = 0  # changed on the event loop only
         self.shed = 0
 
-    async def run(self, call: Callable[[], T]) -> T:
-        """``call()`` in the pool, or :class:`Overloaded`."""
+    @asynccontextmanager
+    async def admit(self) -> AsyncIterator[None]:
+        """Count a slow re-rank as pending while it runs, or refuse it with
+        :class:`Overloaded` when ``service.max_pending`` are."""
         if self.pending >= self.max_pending:
             self.shed += 1
             raise Overloaded(
@@ -61,10 +65,18 @@ class Admission:
                 self.retry_after_s,
             )
         self.pending += 1
-        admitted = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.pending -= 1
+
+    async def run(self, call: Callable[[], T]) -> T:
+        """``call()`` in the pool, or :class:`Overloaded` if it waited too long for a
+        thread (call it inside :meth:`admit`)."""
+        queued = time.perf_counter()
 
         def timed() -> T:
-            waited = time.perf_counter() - admitted
+            waited = time.perf_counter() - queued
             if waited > self.max_queue_s:
                 self.shed += 1
                 raise Overloaded(
@@ -75,10 +87,7 @@ class Admission:
                 )
             return call()
 
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, timed)
-        finally:
-            self.pending -= 1
+        return await asyncio.get_running_loop().run_in_executor(self.pool, timed)
 
     def close(self) -> None:
         """Stop the pool (the app's lifespan ends)."""

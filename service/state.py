@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from fusionrank.service.admin import AdminGate
 from fusionrank.service.config import ServiceConfig
 from fusionrank.service.loading import exports_folder, has_retriever, resolve
+from fusionrank.service.prefetch import Prefetcher
 from fusionrank.service.reload import ReloadRefused, ReloadRules, probe_policy
 from fusionrank.service.reranker import Reranker
 from fusionrank.service.shedding import Admission
@@ -190,6 +191,7 @@ class ServiceState:
         metrics: The app's metrics.
         config: The service settings.
         admission: The re-rank pool and its load-shedding limits.
+        prefetch: The batched retrieval of new queries.
         admin: The admin rules.
         started: ``time.time()`` at start.
     """
@@ -198,5 +200,6 @@ class ServiceState:
     metrics: ServiceMetrics
     config: ServiceConfig
     admission: Admission
+    prefetch: Prefetcher
     admin: AdminGate
     started: float = field(default_factory=time.time)

@@ -263,7 +263,7 @@ def test_a_reload_of_the_same_run_keeps_the_query_cache(service_run: Path) -> No
     second = Reranker.load(service_run / "policies" / "ppo-fusion", config, reuse=first)
     assert second.retriever is first.retriever
     assert second.is_cached("wool scarf for winter") and not second.is_cached("never asked")
-    batches = second.contexts.retrieval.batcher.batches  # type: ignore[union-attr]
+    batches = second.contexts.retrieval.batches  # type: ignore[union-attr]
     result = second.search("wool scarf for winter", top_k=3)
-    assert second.contexts.retrieval.batcher.batches == batches  # type: ignore[union-attr]
+    assert second.contexts.retrieval.batches == batches  # type: ignore[union-attr]
     assert result.policy_name == "ppo-fusion" and len(result.item_ids) == 3
