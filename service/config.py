@@ -67,7 +67,7 @@ class ServiceConfig(BaseModel):
         16, ge=1, le=100_000, description="Re-ranks queued or running at once; more get 503."
     )
     max_queue_ms: float = Field(
-        50.0, gt=0, le=600_000, description="A re-rank that waited longer to start gets 503."
+        100.0, gt=0, le=600_000, description="A re-rank that waited longer to start gets 503."
     )
     retry_after_s: int = Field(1, ge=1, le=3600, description="Retry-After of a 503 answer.")
     admin: bool = Field(True, description="Serve /admin/* (loopback and bearer token only).")
