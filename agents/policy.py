@@ -5,12 +5,17 @@ choose the retriever's fusion weights, and it scores the fused candidates. The r
 sorts by descending score; padding (``mask`` False) gets ``-inf`` and never ranks above a
 real candidate. A saved policy is one folder::
 
-    policy.json   kind, name, modality_names, feature_names, query_feature_dim,
-                  config, metrics, version
+    policy.json   kind, name, modality_names, feature_names, query_feature_dim, config,
+                  default_fusion_weights, metrics, files ({path: sha256}), version
     <weights>     whatever the subclass writes (e.g. ``scorer.pt``)
 
-``version`` is ``sha256[:12]`` of the weight files and the rest of ``policy.json``;
-:func:`load_policy` recomputes it and refuses a folder whose files were changed.
+``version`` is ``sha256[:12]`` of what decides the scores (see
+:mod:`~fusionrank.agents.policy_files`), never of ``name``, ``metrics`` or timings;
+:func:`load_policy` checks every file's sha256 and the version before it loads anything.
+A policy without fusion weights of its own ranks with the ``default_fusion_weights`` it
+was trained with (:meth:`Policy.weights_for` decides it); :func:`score_candidates` is the
+one retrieve-fuse-score path that evaluation and the service share.
+
 A subclass sets a unique class attribute ``kind`` (the registry key), implements
 :meth:`Policy.scores`, and overrides :meth:`Policy._save_state` /
 :meth:`Policy._from_saved` when it has weights.
@@ -19,27 +24,33 @@ A subclass sets a unique class attribute ``kind`` (the registry key), implements
 from __future__ import annotations
 
 import abc
-import hashlib
 import importlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from fusionrank.agents.policy_files import (
+    POLICY_FILE,
+    file_hashes,
+    policy_version,
+    read_policy_meta,
+)
 from fusionrank.io import atomic_dir, write_json
 from fusionrank.types import PAD, CandidateBatch, Query
 
 if TYPE_CHECKING:
     import torch
 
+    from fusionrank.retrieval.pool import CandidatePool
     from fusionrank.retrieval.retriever import Retriever
 
 logger = logging.getLogger(__name__)
 
-POLICY_FILE = "policy.json"
 UNSAVED = "unsaved"
 _REGISTRY: dict[str, type[Policy]] = {}
 # Modules whose import registers policy kinds; load_policy imports them on demand.
@@ -62,6 +73,9 @@ class Policy(abc.ABC):
         query_feature_dim: Dq of ``Retriever.query_features``; 0 if it uses none.
         config: JSON-able settings that rebuild it (saved in ``policy.json``).
         metrics: JSON-able training or evaluation figures (saved in ``policy.json``).
+        default_fusion_weights: float, shape (M,), on the simplex: the retriever's default
+            fusion weights it was trained with (``Retriever.default_weights(1)[0]``);
+            None: unknown (the retriever's at ranking time).
     """
 
     kind: ClassVar[str] = ""
@@ -82,6 +96,7 @@ class Policy(abc.ABC):
         query_feature_dim: int = 0,
         config: dict[str, Any] | None = None,
         metrics: dict[str, Any] | None = None,
+        default_fusion_weights: Sequence[float] | np.ndarray | None = None,
     ) -> None:
         self.name = name
         self.modality_names: tuple[str, ...] = tuple(modality_names)
@@ -89,10 +104,30 @@ class Policy(abc.ABC):
         self.query_feature_dim = int(query_feature_dim)
         self.config: dict[str, Any] = dict(config or {})
         self.metrics: dict[str, Any] = dict(metrics or {})
+        self.default_fusion_weights = default_fusion_weights
         self.version = UNSAVED
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, version={self.version!r})"
+
+    @property
+    def default_fusion_weights(self) -> tuple[float, ...] | None:
+        """The default fusion weights it was trained with (M floats), or None."""
+        return self._default_fusion_weights
+
+    @default_fusion_weights.setter
+    def default_fusion_weights(self, weights: Sequence[float] | np.ndarray | None) -> None:
+        array = None if weights is None else np.asarray(weights, dtype=np.float64)
+        m = len(self.modality_names)
+        if array is not None and not (
+            array.shape == (m,) and np.all(array >= 0) and abs(array.sum() - 1) <= 1e-3
+        ):
+            raise ValueError(
+                f"policy {self.name!r}: default_fusion_weights must be {m} weights >= 0 "
+                f"summing to 1 (modalities {list(self.modality_names)}), got "
+                f"{array.tolist()}; pass Retriever.default_weights(1)[0]"
+            )
+        self._default_fusion_weights = None if array is None else tuple(map(float, array))
 
     # ----------------------------------------------------------------- the contract
     def fusion_weights(
@@ -106,8 +141,29 @@ class Policy(abc.ABC):
 
         Returns:
             float64, shape (B, M), rows on the simplex (axis order ``modality_names``);
-            or None for the retriever's default weights (the base class).
+            or None for the default weights (the base class).
         """
+        return None
+
+    def weights_for(
+        self,
+        queries: Sequence[Query],
+        query_features: np.ndarray | None = None,
+        retriever: Retriever | None = None,
+    ) -> np.ndarray | None:
+        """The fusion weights this policy ranks with (the one place that decides it):
+        its own :meth:`fusion_weights`, else the :attr:`default_fusion_weights` it was
+        trained with, else the retriever's default weights; float64 (B, M), or None
+        when there is none of the three.
+        """
+        own = self.fusion_weights(queries, query_features)
+        if own is not None:
+            return np.asarray(own, dtype=np.float64)
+        if self.default_fusion_weights is not None:
+            row = np.asarray(self.default_fusion_weights, dtype=np.float64)
+            return np.broadcast_to(row, (len(queries), row.size)).copy()
+        if retriever is not None:
+            return np.asarray(retriever.default_weights(len(queries)), dtype=np.float64)
         return None
 
     @abc.abstractmethod
@@ -143,13 +199,15 @@ class Policy(abc.ABC):
         with atomic_dir(folder) as tmp:
             self._save_state(tmp)
             meta = json.loads(json.dumps(self._meta()))
-            meta["version"] = _digest(tmp, meta)
+            meta["files"] = file_hashes(tmp)
+            meta["version"] = policy_version(meta)
             write_json(tmp / POLICY_FILE, meta)
         self.version = meta["version"]
         logger.info("saved policy %s (%s) to %s", self.name, self.version, folder)
         return folder
 
     def _meta(self) -> dict[str, Any]:
+        weights = self.default_fusion_weights
         return {
             "kind": self.kind,
             "name": self.name,
@@ -157,6 +215,7 @@ class Policy(abc.ABC):
             "feature_names": list(self.feature_names),
             "query_feature_dim": self.query_feature_dim,
             "config": self.config,
+            "default_fusion_weights": None if weights is None else list(weights),
             "metrics": self.metrics,
         }
 
@@ -231,24 +290,53 @@ def ranking_from_scores(scores: np.ndarray, candidates: CandidateBatch) -> np.nd
     return np.where(kept, ranked, PAD).astype(np.int64)
 
 
-def rank_candidates(
-    policy: Policy, retriever: Retriever, queries: Sequence[Query], k: int
-) -> tuple[CandidateBatch, np.ndarray]:
-    """Retrieve with the policy's fusion weights, then rank by its scores.
+Scorer = Callable[[CandidateBatch, "np.ndarray | None"], np.ndarray]
+"""``(candidates, query_features f32 (B, Dq)) -> scores (B, K)``: ``Policy.scores`` or a
+faster engine that gives the same scores (the service's ONNX scorer)."""
 
-    The one place the two stages meet: ``query_features = retriever.query_features``,
-    ``weights = policy.fusion_weights(...)`` or the retriever's default,
-    ``batch = fuse(retriever.pool(queries), weights, k)``, ``scores = policy.scores``.
+
+@dataclass(frozen=True, eq=False)
+class RankedCandidates:
+    """One pass of the retrieve-fuse-score path.
+
+    Args:
+        batch: The fused candidates, B lists of k.
+        query_features: float32, shape (B, Dq).
+        fusion_weights: float64, shape (B, M): the weights the candidates were fused with.
+        scores: float64, shape (B, k); ``-inf`` at padding.
+        ranking: int64, shape (B, k): ranked item indices, ``PAD`` past a short list.
+    """
+
+    batch: CandidateBatch
+    query_features: np.ndarray
+    fusion_weights: np.ndarray
+    scores: np.ndarray
+    ranking: np.ndarray
+
+
+def score_candidates(
+    policy: Policy,
+    retriever: Retriever,
+    queries: Sequence[Query],
+    k: int,
+    query_features: np.ndarray | None = None,
+    scorer: Scorer | None = None,
+    pool: CandidatePool | None = None,
+) -> RankedCandidates:
+    """Retrieve with the policy's fusion weights, then score and rank: the one place the
+    two stages meet (evaluation, the envs' policies and the service's ``/search``).
+
+    ``query_features = retriever.query_features``, ``weights = policy.weights_for``,
+    ``batch = fuse(retriever.pool(queries), weights, k)``, ``scores = scorer(batch, qf)``.
 
     Args:
         policy: The policy.
         retriever: A retriever with the policy's modality and feature names.
         queries: B queries.
         k: Candidates per query, >= 1.
-
-    Returns:
-        ``(batch, ranking)``: the fused candidates (B, k) and int64 (B, k) ranked item
-        indices, ``PAD`` past the end of a short list.
+        query_features: float32 (B, Dq) already computed (e.g. cached); None: computed.
+        scorer: Scores the batch in place of ``policy.scores`` (same scores).
+        pool: ``retriever.pool(queries)`` already computed (e.g. cached); None: computed.
     """
     from fusionrank.retrieval.pool import fuse
 
@@ -256,13 +344,21 @@ def rank_candidates(
         raise ValueError(f"k must be >= 1, got {k}")
     check_names("modality_names", policy.modality_names, retriever.modality_names, policy.name)
     check_names("feature_names", policy.feature_names, retriever.feature_names, policy.name)
-    query_features = retriever.query_features(queries)
-    weights = policy.fusion_weights(queries, query_features)
-    if weights is None:
-        weights = retriever.default_weights(len(queries))
-    batch = fuse(retriever.pool(queries), np.asarray(weights, dtype=np.float64), k)
-    scores = policy.scores(batch, query_features)
-    return batch, ranking_from_scores(scores, batch)
+    qf = retriever.query_features(queries) if query_features is None else query_features
+    weights = policy.weights_for(queries, qf, retriever)
+    assert weights is not None, "weights_for falls back on the retriever's defaults"
+    batch = fuse(retriever.pool(queries) if pool is None else pool, weights, k)
+    scores = np.asarray((scorer or policy.scores)(batch, qf), dtype=np.float64)
+    return RankedCandidates(batch, qf, weights, scores, ranking_from_scores(scores, batch))
+
+
+def rank_candidates(
+    policy: Policy, retriever: Retriever, queries: Sequence[Query], k: int
+) -> tuple[CandidateBatch, np.ndarray]:
+    """:func:`score_candidates`' fused candidates (B, k) and int64 (B, k) ranked item
+    indices, ``PAD`` past the end of a short list."""
+    ranked = score_candidates(policy, retriever, queries, k)
+    return ranked.batch, ranked.ranking
 
 
 def registered_kinds() -> tuple[str, ...]:
@@ -274,73 +370,36 @@ def registered_kinds() -> tuple[str, ...]:
 def load_policy(folder: str | Path) -> Policy:
     """Load a policy saved by :meth:`Policy.save`, dispatching on its ``kind``.
 
+    Every file's sha256 and the version are checked before any weight file is read.
+
     Raises:
         ValueError: If ``policy.json`` is missing or corrupt, its kind is unknown, or the
-            files do not match its recorded version; the message names the file and fix.
+            files do not match its recorded hashes or version; the message names the file
+            and fix.
     """
     folder = Path(folder)
-    path = folder / POLICY_FILE
-    if not path.is_file():
-        raise ValueError(
-            f"{path} does not exist; pass a folder written by Policy.save "
-            "(e.g. runs/<name>/policies/<policy>/), or train one with `fusionrank train`"
-        )
-    try:
-        meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); save the policy again") from None
-    meta = _check_meta(meta, path)
+    meta = read_policy_meta(folder)
     if meta["kind"] not in _REGISTRY:
         _import_policy_modules()
     cls = _REGISTRY.get(meta["kind"])
     if cls is None:
         raise ValueError(
-            f"{path}: unknown policy kind {meta['kind']!r}; known kinds: "
+            f"{folder / POLICY_FILE}: unknown policy kind {meta['kind']!r}; known kinds: "
             f"{', '.join(registered_kinds())}"
-        )
-    stored = meta.pop("version", None)
-    actual = _digest(folder, meta)
-    if stored != actual:
-        raise ValueError(
-            f"{folder}: the files do not match the version in {POLICY_FILE} "
-            f"({stored!r} recorded, {actual!r} found); the folder was changed or is "
-            "incomplete: save the policy again"
         )
     try:
         policy = cls._from_saved(folder, meta)
     except (OSError, KeyError, RuntimeError, TypeError) as error:
         raise ValueError(f"{folder}: cannot load the {meta['kind']} policy ({error})") from None
-    policy.version = actual
+    policy.version = meta["version"]
     return policy
 
 
 def policy_args(meta: dict[str, Any]) -> dict[str, Any]:
     """The :class:`Policy` constructor's keyword arguments from ``policy.json``'s ``meta``
     (what every ``_from_saved`` passes on besides its own)."""
-    return {key: meta[key] for key in _META_FIELDS if key != "kind"}
-
-
-_META_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "kind": str,
-    "name": str,
-    "modality_names": list,
-    "feature_names": list,
-    "query_feature_dim": int,
-    "config": dict,
-    "metrics": dict,
-}
-
-
-def _check_meta(meta: Any, path: Path) -> dict[str, Any]:
-    if not isinstance(meta, dict):
-        raise ValueError(f"{path}: the top level must be an object; save the policy again")
-    for key, kind in _META_FIELDS.items():
-        if not isinstance(meta.get(key), kind):
-            raise ValueError(
-                f"{path}: field {key!r} is missing or not a {getattr(kind, '__name__', kind)} "
-                f"(got {meta.get(key)!r}); save the policy again"
-            )
-    return meta
+    names = ("name", "modality_names", "feature_names", "query_feature_dim", "config")
+    return {key: meta[key] for key in (*names, "metrics", "default_fusion_weights")}
 
 
 def _import_policy_modules() -> None:
@@ -350,12 +409,3 @@ def _import_policy_modules() -> None:
         except ModuleNotFoundError as error:
             if error.name != module:
                 raise
-
-
-def _digest(folder: Path, meta: dict[str, Any]) -> str:
-    """sha256[:12] of the policy's files (except ``policy.json``) and its metadata."""
-    digest = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != POLICY_FILE):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]

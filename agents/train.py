@@ -195,6 +195,7 @@ def to_policy(model: PPO, envs: AgentEnvs, config: dict[str, Any], metrics: dict
         "query_feature_dim": envs.layout.query_dim,
         "config": config,
         "metrics": metrics,
+        "default_fusion_weights": envs.default_weights,
     }
     policy = model.policy
     if isinstance(policy, FusionActorCritic):

@@ -1,4 +1,5 @@
-"""Checks of a re-rank request's arrays, and the fused score of caller-given features.
+"""Checks of a re-rank request's values: the query, counts, ids, arrays and the scores
+they give.
 
 Every check raises :class:`RequestError`, a ``ValueError`` that names the request field,
 so the HTTP layer answers 422 with that field and the in-process caller reads the same
@@ -7,12 +8,10 @@ message.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-
-from fusionrank.retrieval.pool import FUSED_SCORE
 
 
 class RequestError(ValueError):
@@ -27,6 +26,33 @@ class RequestError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+def check_query(text: object, max_chars: int) -> str:
+    """The query text; raise for a non-string, an empty one or one over ``max_chars``."""
+    if not isinstance(text, str):
+        raise RequestError("query", f"is a {type(text).__name__}; give the query as a string")
+    if not text.strip():
+        raise RequestError("query", "is empty; give the query text")
+    if len(text) > max_chars:
+        raise RequestError(
+            "query",
+            f"has {len(text)} characters, over the limit of {max_chars} "
+            "(service.max_query_chars); send a shorter query",
+        )
+    return text
+
+
+def check_count(name: str, value: object, default: int, upper: int) -> int:
+    """A count such as ``top_k``: ``default`` for None, else an int >= 1 (not a bool or a
+    string), capped at ``upper``."""
+    if value is None:
+        return min(default, upper)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise RequestError(name, f"is {value!r}; give a whole number >= 1")
+    if value < 1:
+        raise RequestError(name, f"is {value}; give a number >= 1")
+    return min(int(value), upper)
 
 
 def check_ids(item_ids: Sequence[str], max_candidates: int) -> list[str]:
@@ -53,7 +79,10 @@ def check_vector(
     """float64 (K,) or None; raise for a wrong length or a non-finite value."""
     if values is None:
         return None
-    array = np.asarray(values, dtype=np.float64)
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RequestError(name, "holds values that are not numbers; give numbers") from None
     if array.shape != (k,):
         raise RequestError(name, f"has shape {array.shape}; give one number per candidate ({k})")
     bad = np.flatnonzero(~np.isfinite(array))
@@ -66,14 +95,15 @@ def check_matrix(
     name: str, values: Sequence[Sequence[float]] | np.ndarray | None, k: int, columns: Sequence[str]
 ) -> np.ndarray | None:
     """float32 (K, C) or None; raise for a wrong shape or a non-finite value (naming the
-    row and column)."""
+    row and column), including a number too large for float32."""
     if values is None:
         return None
     try:
-        array = np.asarray(values, dtype=np.float32)
-    except ValueError:
+        with np.errstate(over="ignore"):
+            array = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError):
         raise RequestError(
-            name, "rows have different lengths; give every row the same length"
+            name, "rows have different lengths or hold non-numbers; give K rows of numbers"
         ) from None
     width = len(columns)
     if array.ndim != 2 or array.shape[0] != k:
@@ -86,89 +116,40 @@ def check_matrix(
     if bad.size:
         row, col = (int(x) for x in bad[0])
         raise RequestError(
-            f"{name}[{row}]", f"{columns[col]} is {array[row, col]}; give finite numbers"
+            f"{name}[{row}]",
+            f"{columns[col]} is {array[row, col]} as float32; give finite numbers within +-3.4e38",
         )
     return array
 
 
-@dataclass(frozen=True)
-class FeatureLayout:
-    """Where the policy's features are, to complete and fuse caller-given features.
+def check_scores(
+    scores: np.ndarray,
+    ids: Sequence[str],
+    field: str,
+    policy: str,
+    alone: np.ndarray | None = None,
+) -> None:
+    """Raise if a candidate's score is not finite, naming the rows at fault.
 
     Args:
-        feature_names: The policy's F names; ``fused_score`` may be among them.
-        modality_names: M modality names.
-        method: ``weighted`` (``fused = sum_m w_m * {m}_z``) or ``rrf``
-            (``fused = sum_m w_m / (rrf_k + rank_m)``, ``rank_m = 1 / {m}_recip_rank``,
-            a term 0 where the recip rank is 0).
-        rrf_k: Rank offset of reciprocal-rank fusion.
+        scores: float, shape (K,), in request order (row ``i`` is ``ids[i]``).
+        ids: The K candidate ids.
+        field: The request field the rows come from (``features`` or ``item_ids``).
+        policy: The policy's name.
+        alone: float (K,): each candidate's score in a list of its own, or None. A policy
+            that pools over the candidates spreads one row's overflow to every score;
+            the rows non-finite on their own are the ones at fault.
     """
-
-    feature_names: tuple[str, ...]
-    modality_names: tuple[str, ...]
-    method: str = "weighted"
-    rrf_k: float = 60.0
-
-    @property
-    def fused_column(self) -> int | None:
-        names = self.feature_names
-        return names.index(FUSED_SCORE) if FUSED_SCORE in names else None
-
-    @property
-    def given_names(self) -> tuple[str, ...]:
-        """The names a caller may give: all, or all but ``fused_score``."""
-        return tuple(n for n in self.feature_names if n != FUSED_SCORE)
-
-    def fusion_terms(self, features: np.ndarray) -> np.ndarray | None:
-        """Per-modality fusion terms float64 (K, M) from features float32 (K, F), or None
-        when the features lack the columns."""
-        kind = "z" if self.method == "weighted" else "recip_rank"
-        wanted = [f"{m}_{kind}" for m in self.modality_names]
-        if any(w not in self.feature_names for w in wanted):
-            return None
-        columns = [self.feature_names.index(w) for w in wanted]
-        values = features[:, columns].astype(np.float64)
-        if self.method == "weighted":
-            return values
-        rank = np.where(values > 0, 1.0 / np.maximum(values, 1e-12), np.inf)
-        return np.where(values > 0, 1.0 / (self.rrf_k + rank), 0.0)
-
-    def arrange(
-        self,
-        features: Sequence[Sequence[float]] | np.ndarray,
-        names: Sequence[str] | None,
-        k: int,
-    ) -> tuple[np.ndarray, bool]:
-        """Caller features as float32 (K, F) in policy order, and whether they held the
-        fused score (if not, its column is 0 and must be filled).
-
-        Args:
-            features: (K, F) or (K, F - 1) values.
-            names: Their column names (any order); None: the policy's order.
-            k: K.
-        """
-        full = self.fused_column is not None
-        if names is not None:
-            names = [str(n) for n in names]
-            missing = [n for n in self.given_names if n not in names]
-            extra = [n for n in names if n not in self.feature_names]
-            if missing or extra or len(set(names)) != len(names):
-                raise RequestError(
-                    "feature_names",
-                    f"missing {missing}, unknown {extra} or repeated names; give the "
-                    f"policy's features {list(self.feature_names)} (fused_score optional)",
-                )
-            values = check_matrix("features", features, k, names)
-            assert values is not None
-            out = np.zeros((k, len(self.feature_names)), dtype=np.float32)
-            out[:, [self.feature_names.index(n) for n in names]] = values
-            return out, FUSED_SCORE in names or not full
-        width = np.shape(features)[1] if np.ndim(features) == 2 else -1
-        if full and width == len(self.given_names):
-            values = check_matrix("features", features, k, self.given_names)
-            assert values is not None
-            out = np.insert(values, self.fused_column, 0.0, axis=1)  # type: ignore[arg-type]
-            return out.astype(np.float32), False
-        values = check_matrix("features", features, k, self.feature_names)
-        assert values is not None
-        return values, True
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if bad.size == 0:
+        return
+    culprits = bad if alone is None else np.flatnonzero(~np.isfinite(alone))
+    rows = culprits if culprits.size else bad
+    more = " ..." if rows.size > 10 else ""
+    spread = f" (and make {bad.size} scores non-finite)" if bad.size > rows.size else ""
+    raise RequestError(
+        field,
+        f"rows {rows[:10].tolist()}{more} (item ids {[ids[i] for i in rows[:10]]}{more}) get "
+        f"a non-finite score from policy {policy!r}{spread}: their features are outside "
+        "the range the policy was trained on; send features like the retriever's",
+    )

@@ -1,5 +1,5 @@
-"""ASGI middleware of the service: request ids, the body-size limit, metrics and one
-structured log line per request.
+"""ASGI middleware of the service: request ids, the body-size limit, the body timeout,
+metrics and one structured log line per request.
 
 The log line is JSON on the ``fusionrank.service.access`` logger::
 
@@ -9,6 +9,7 @@ The log line is JSON on the ``fusionrank.service.access`` logger::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -40,6 +41,14 @@ KNOWN_PATHS = frozenset(
         "/openapi.json",
     }
 )
+
+
+def too_slow(seconds: float) -> HTTPException:
+    return HTTPException(
+        408,
+        detail=f"the request body did not arrive within {seconds:g} s "
+        "(service.body_timeout_s); send the whole body at once",
+    )
 
 
 def too_large(limit: int) -> HTTPException:
@@ -92,17 +101,7 @@ class ServiceMiddleware:
                 ]
             await send(message)
 
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise too_large(limit)
-            return message
-
+        limited_receive = BodyReader(receive, limit, service.config.body_timeout_s, start, info)
         declared = headers.get(b"content-length")
         try:
             if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -139,6 +138,46 @@ class ServiceMiddleware:
                 }
             )
         )
+
+
+class BodyReader:
+    """A ``receive`` that refuses a body over ``limit`` bytes (413) or one that has not
+    arrived by ``deadline`` (408); after the body it passes messages through.
+
+    Args:
+        receive: The server's receive.
+        limit: ``service.max_body_bytes``.
+        timeout: ``service.body_timeout_s``.
+        start: ``time.perf_counter()`` at the request's start.
+        info: The request's state (``error`` is set on a timeout).
+    """
+
+    def __init__(
+        self, receive: Receive, limit: int, timeout: float, start: float, info: dict
+    ) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.timeout = timeout
+        self.deadline = start + timeout
+        self.info = info
+        self.received = 0
+        self.complete = False
+
+    async def __call__(self) -> Message:
+        if self.complete:  # after the body: e.g. waiting for a disconnect, no deadline
+            return await self.receive()
+        try:
+            async with asyncio.timeout(max(self.deadline - time.perf_counter(), 0.0)):
+                message = await self.receive()
+        except TimeoutError:
+            self.info["error"] = "body_timeout"
+            raise too_slow(self.timeout) from None
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+            if self.received > self.limit:
+                raise too_large(self.limit)
+        return message
 
 
 def _refuse(limit: int) -> Receive:

@@ -2,21 +2,23 @@
 
 ``Reranker.load(path).rerank(query, item_ids, features=...)`` scores a caller's own
 candidates; ``search(query)`` runs the whole pipeline (retrieval with the policy's
-per-query fusion weights, then re-ranking). The HTTP service wraps exactly these calls.
+per-query fusion weights, then re-ranking) through
+:func:`fusionrank.agents.policy.score_candidates`, the path evaluation ranks with. The
+HTTP service wraps exactly these calls.
 
-Per request, in order: the query's features and fusion weights (cached per query text,
-LRU), the candidates' features (given by the caller, or ``Retriever.pair_features`` for
-catalog ids), the fused score under the policy's weights where the caller gave none, one
-scoring call (onnxruntime for neural policies, the policy's own ``scores`` otherwise),
+A re-rank is a recipe of small parts: the input checks (:mod:`.inputs`), the query's
+context (query features, fusion weights and candidate pool, cached per query text and
+computed in micro-batches: :mod:`.context`), the features (the caller's, arranged by
+:class:`~.features.FeatureLayout`, or the catalog items' from the pool), the fused score
+under the policy's weights where the caller gave none, one scoring call of the engine
+(onnxruntime for neural policies, the policy's own ``scores`` otherwise: :mod:`.engine`)
 and a stable sort.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,24 +26,25 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fusionrank.service.config import ServiceConfig
+from fusionrank.service.context import ContextCache, QueryContext
+from fusionrank.service.engine import CatalogIds, ScoringEngine
+from fusionrank.service.features import FeatureLayout
 from fusionrank.service.inputs import (
-    FeatureLayout,
     RequestError,
+    check_count,
     check_ids,
     check_matrix,
+    check_query,
+    check_scores,
     check_vector,
 )
 from fusionrank.service.loading import LoadedModel, load_model
-from fusionrank.types import PAD, CandidateBatch, Query
 
 if TYPE_CHECKING:
     from fusionrank.agents.policy import Policy
     from fusionrank.retrieval.retriever import Retriever
 
 logger = logging.getLogger(__name__)
-
-QUERY_ID = "service"
-Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,9 +54,9 @@ class RerankResult:
     Args:
         item_ids: The top ``n`` item ids.
         scores: float64, shape (n,): the policy's scores, descending.
-        fusion_weights: The per-modality weights used, or None (no retriever, no weights).
+        fusion_weights: The per-modality weights used, or None (the policy has none).
         policy_name: The policy's name.
-        policy_version: ``sha256[:12]`` of the policy's files.
+        policy_version: ``sha256[:12]`` of what decides the policy's scores.
         n_candidates: K, the candidates scored.
     """
 
@@ -80,7 +83,6 @@ class Reranker:
         self.config = config
         self.policy: Policy = model.policy
         self.retriever: Retriever | None = model.retriever
-        self.scorer: Scorer | None = model.scorer
         retrieval = None if self.retriever is None else self.retriever.config
         self.layout = FeatureLayout(
             self.policy.feature_names,
@@ -88,13 +90,9 @@ class Reranker:
             "weighted" if retrieval is None else retrieval.fusion,
             60.0 if retrieval is None else retrieval.rrf_k,
         )
-        self._ids: dict[str, int] = (
-            {}
-            if self.retriever is None
-            else {str(i): n for n, i in enumerate(self.retriever.item_ids)}
-        )
-        self._cache: OrderedDict[str, tuple[np.ndarray | None, np.ndarray | None]] = OrderedDict()
-        self._lock = threading.Lock()
+        self.catalog = CatalogIds(self.retriever)
+        self.scoring = ScoringEngine(self.policy, model.scorer, self.catalog.size)
+        self.contexts = ContextCache(self.policy, model.retrieval, config.query_cache)
 
     @classmethod
     def load(
@@ -107,12 +105,12 @@ class Reranker:
             ValueError: If no policy is found, it does not load, or it does not fit the
                 run's retriever; the message names the file and the fix.
 
-        ``reuse``: a re-ranker of the same run whose retriever is kept (a reload).
+        ``reuse``: a re-ranker whose retriever is kept (a reload of the same run, or of a
+        policy outside any run).
         """
         config = config or ServiceConfig()
         return cls(load_model(Path(path), config, None if reuse is None else reuse.model), config)
 
-    # ------------------------------------------------------------------ properties
     @property
     def version(self) -> str:
         return self.policy.version
@@ -124,6 +122,35 @@ class Reranker:
     @property
     def engine(self) -> str:
         return self.model.engine
+
+    def is_cached(self, query_text: str) -> bool:
+        """Whether the query's context is cached (a re-rank then runs no encoder and no
+        index search: well under a millisecond)."""
+        return query_text in self.contexts
+
+    def precheck(self, query_text: str, item_ids: Sequence[str] | None = None) -> None:
+        """The cheap checks of a request (query, ids), so that a bad request is refused
+        with 422 before it queues for a worker (and is never shed as 503 instead).
+
+        Raises:
+            RequestError: As :meth:`rerank` would.
+        """
+        check_query(query_text, self.config.max_query_chars)
+        if item_ids is not None:
+            check_ids(item_ids, self.config.max_candidates)
+
+    def is_fast(self, query_text: str, item_ids: Sequence[str], has_features: bool) -> bool:
+        """Whether a re-rank runs no encoder and no index search: the query is cached and
+        the candidates come with features or are all in its pool."""
+        context = self.contexts.peek(query_text)
+        if context is None:
+            return False
+        if has_features:
+            return True
+        if context.retrieved is None:
+            return False
+        index = self.catalog.lookup(item_ids)
+        return bool(np.all(index >= 0) and context.retrieved.pool_rows(index)[0].all())
 
     # --------------------------------------------------------------------- re-rank
     def rerank(
@@ -139,7 +166,7 @@ class Reranker:
         """Re-rank a caller's candidates for one query.
 
         Args:
-            query_text: The query.
+            query_text: The query (at most ``service.max_query_chars`` characters).
             item_ids: K candidate ids, no repeats.
             features: float, shape (K, F) or (K, F - 1) without ``fused_score``, in the
                 policy's ``feature_names`` order (or ``feature_names``'s); None: the
@@ -156,83 +183,75 @@ class Reranker:
             feature_names: Names of ``features``' columns, any order.
 
         Raises:
-            RequestError: For bad input, naming the field.
+            RequestError: For bad input, naming the field; also when a candidate's
+                score comes out non-finite (its features are out of the trained range).
         """
-        query = self._query(query_text)
+        text = check_query(query_text, self.config.max_query_chars)
         ids = check_ids(item_ids, self.config.max_candidates)
         k = len(ids)
         first = check_vector("first_stage_scores", first_stage_scores, k)
         modal = check_matrix("modality_scores", modality_scores, k, self.policy.modality_names)
-        top = self._top_k(top_k, k)
-        qf, weights = self._context(query)
+        top = check_count("top_k", top_k, self.config.default_top_k, k)
+        if features is None and self.retriever is None:
+            self._need_retriever("features")
+        context = self.contexts.get(text)
         if features is None:
-            values = self._catalog_features(query, ids, weights)
+            index = self.catalog.require(ids)
+            values = self._catalog_features(context, index)
         else:
+            index = self.catalog.lookup(ids)
             values, has_fused = self.layout.arrange(features, feature_names, k)
             if not has_fused:
-                self._fill_fused(values, modal, weights)
-        order = self._first_stage_order(values, first)
+                self.layout.fill_fused(values, context.fusion_weights, modal)
+        order = self.layout.first_stage_order(values, first)
         slot_modal = None if modal is None else modal[order]
-        scores = self._score(query, values[order], [ids[i] for i in order], slot_modal, qf)
+        scores = self.scoring.score_rows(
+            context.query, values[order], index[order], slot_modal, context.query_features
+        )
+        if not np.all(np.isfinite(scores)):
+            self._refuse_non_finite(context, values, index, modal, scores, order, ids, features)
         ranked = np.lexsort((np.arange(k), -scores))[:top]
-        return self._result([ids[i] for i in order[ranked]], scores[ranked], weights, k)
+        return self._result([ids[i] for i in order[ranked]], scores[ranked], context, k)
 
     def search(
         self, query_text: str, k: int | None = None, top_k: int | None = None
     ) -> RerankResult:
         """Retrieve ``k`` candidates with the policy's fusion weights, re-rank, keep
-        ``top_k`` (the whole pipeline for one query).
+        ``top_k`` (the whole pipeline for one query, as evaluation ranks).
 
         Raises:
-            RequestError: For an empty query or bad ``k``/``top_k``.
-            ValueError: If this run has no retriever.
+            RequestError: For a bad query or ``k``/``top_k``, or when this run has no
+                retriever.
         """
-        from fusionrank.retrieval.pool import fuse
+        from fusionrank.agents.policy import score_candidates
 
         retriever = self._need_retriever("query")
-        query = self._query(query_text)
-        k = self.config.search_k if k is None else k
-        if not 1 <= k <= self.config.max_candidates:
-            raise RequestError("k", f"is {k}; give 1 to {self.config.max_candidates}")
-        qf, weights = self._context(query)
-        if weights is None:
-            weights = retriever.default_weights(1)[0].astype(np.float64)
-        batch = fuse(retriever.pool([query]), weights[None, :], k)
-        real = int(batch.mask[0].sum())
+        text = check_query(query_text, self.config.max_query_chars)
+        limit = self.config.max_candidates
+        k = check_count("k", k, self.config.search_k, limit + 1)
+        if k > limit:
+            raise RequestError("k", f"is over {limit}; give 1 to {limit} (service.max_candidates)")
+        context = self.contexts.get(text)
+        ranked = score_candidates(
+            self.policy,
+            retriever,
+            [context.query],
+            k,
+            query_features=context.query_features,
+            scorer=self.scoring.score,
+            pool=context.pool,
+        )
+        real = int(ranked.batch.mask[0].sum())
         if real == 0:
-            return self._result([], np.zeros(0), weights, 0)
-        scores = self._score_batch(batch, qf)[0, :real]
-        ranked = np.lexsort((np.arange(real), -scores))[: self._top_k(top_k, real)]
-        ids = [str(retriever.item_ids[i]) for i in batch.item_index[0, ranked]]
-        return self._result(ids, scores[ranked], weights, real)
-
-    def is_cached(self, query_text: str) -> bool:
-        """Whether the query's features and fusion weights are cached (a re-rank of given
-        features then runs no encoder: well under a millisecond)."""
-        return query_text in self._cache
+            return self._result([], np.zeros(0), context, 0)
+        scores = ranked.scores[0, :real]
+        ids = [str(retriever.item_ids[i]) for i in ranked.batch.item_index[0, :real]]
+        check_scores(scores, ids, "query", self.name)
+        order = np.lexsort((np.arange(real), -scores))
+        top = order[: check_count("top_k", top_k, self.config.default_top_k, real)]
+        return self._result([ids[i] for i in top], scores[top], context, real)
 
     # --------------------------------------------------------------------- helpers
-    def _query(self, text: str) -> Query:
-        if not isinstance(text, str) or not text.strip():
-            raise RequestError("query", "is empty; give the query text")
-        return Query(QUERY_ID, text)
-
-    def _top_k(self, top_k: int | None, k: int) -> int:
-        if top_k is None:
-            return min(self.config.default_top_k, k)
-        if top_k < 1:
-            raise RequestError("top_k", f"is {top_k}; give a number >= 1")
-        return min(top_k, k)
-
-    def _first_stage_order(self, values: np.ndarray, first: np.ndarray | None) -> np.ndarray:
-        """int64 (K,): candidate rows by descending first-stage score, else fused score."""
-        if first is not None:
-            return np.argsort(-first, kind="stable")
-        column = self.layout.fused_column
-        if column is None:
-            return np.arange(values.shape[0])
-        return np.argsort(-values[:, column], kind="stable")
-
     def _need_retriever(self, field: str) -> Retriever:
         if self.retriever is None:
             raise RequestError(
@@ -242,118 +261,43 @@ class Reranker:
             )
         return self.retriever
 
-    def _context(self, query: Query) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Query features float32 (1, Dq) or None, fusion weights float64 (M,) or None;
-        cached per query text (LRU of ``service.query_cache`` entries)."""
-        with self._lock:
-            hit = self._cache.get(query.text)
-            if hit is not None:
-                self._cache.move_to_end(query.text)
-                return hit
-        qf = None if self.retriever is None else self.retriever.query_features([query])
-        weights = self.policy.fusion_weights([query], qf)
-        if weights is None and self.retriever is not None:
-            weights = self.retriever.default_weights(1)
-        row = None if weights is None else np.asarray(weights, dtype=np.float64)[0]
-        if qf is None and self.policy.query_feature_dim:
-            self._need_retriever("query")
-        entry = (qf, row)
-        if self.config.query_cache:
-            with self._lock:
-                self._cache[query.text] = entry
-                while len(self._cache) > self.config.query_cache:
-                    self._cache.popitem(last=False)
-        return entry
+    def _refuse_non_finite(
+        self,
+        context: QueryContext,
+        values: np.ndarray,
+        index: np.ndarray,
+        modal: np.ndarray | None,
+        scores: np.ndarray,
+        order: np.ndarray,
+        ids: list[str],
+        features: object,
+    ) -> None:
+        """Raise a RequestError naming the rows whose scores are not finite (in request
+        order; ``scores`` are in slot ``order``)."""
+        alone = self.scoring.score_each(context.query, values, index, modal, context.query_features)
+        in_request_order = np.empty(len(ids))
+        in_request_order[order] = scores
+        field = "item_ids" if features is None else "features"
+        check_scores(in_request_order, ids, field, self.name, alone)
 
-    def _index(self, ids: list[str]) -> np.ndarray:
-        """Catalog item indices int64 (K,); raise naming the unknown ids."""
-        self._need_retriever("features")
-        index = np.array([self._ids.get(i, PAD) for i in ids], dtype=np.int64)
-        unknown = [ids[i] for i in np.flatnonzero(index < 0)]
-        if unknown:
-            raise RequestError(
-                "item_ids",
-                f"{len(unknown)} id(s) are not in the catalog: {unknown[:5]}; give their "
-                "features, or drop them",
-            )
-        return index
-
-    def _known_index(self, ids: list[str]) -> np.ndarray:
-        """Catalog indices where known; unseen items get slots past the catalog."""
-        n = len(self._ids)
-        index = np.array([self._ids.get(i, PAD) for i in ids], dtype=np.int64)
-        unseen = index < 0
-        index[unseen] = n + np.arange(int(unseen.sum()))
-        return index
-
-    def _catalog_features(
-        self, query: Query, ids: list[str], weights: np.ndarray | None
-    ) -> np.ndarray:
-        """float32 (K, F): ``pair_features`` with ``fused_score`` under ``weights``."""
+    def _catalog_features(self, context: QueryContext, index: np.ndarray) -> np.ndarray:
+        """float32 (K, F): the catalog items' pair features (from the query's pool, else
+        ``pair_features``) with ``fused_score`` under the policy's weights."""
         retriever = self._need_retriever("features")
-        values = retriever.pair_features([query.text], self._index(ids)[None, :])[0]
-        self._fill_fused(values, None, weights)
+        assert context.retrieved is not None
+        found, rows = context.retrieved.pool_rows(index)
+        values = np.zeros((index.size, len(self.policy.feature_names)), dtype=np.float32)
+        values[:, : rows.shape[1]] = rows
+        if not found.all():
+            missing = np.flatnonzero(~found)
+            values[missing] = retriever.pair_features([context.query.text], index[missing][None])[0]
+        self.layout.fill_fused(values, context.fusion_weights, None)
         return values
 
-    def _fill_fused(
-        self, values: np.ndarray, modal: np.ndarray | None, weights: np.ndarray | None
-    ) -> None:
-        """Write the fused score into ``values`` float32 (K, F) in place."""
-        column = self.layout.fused_column
-        if column is None:
-            return
-        if weights is None:
-            weights = np.full(
-                len(self.policy.modality_names), 1.0 / len(self.policy.modality_names)
-            )
-        terms = self.layout.fusion_terms(values)
-        if terms is None and modal is not None:
-            std = modal.std(axis=0)
-            terms = (modal - modal.mean(axis=0)) / np.where(std > 0, std, 1.0)
-        if terms is None:
-            raise RequestError(
-                "features",
-                "fused_score is missing and cannot be computed (no per-modality z "
-                "columns, no modality_scores); give all features",
-            )
-        values[:, column] = (terms @ weights).astype(np.float32)
-
-    def _score(
-        self,
-        query: Query,
-        values: np.ndarray,
-        ids: list[str],
-        modal: np.ndarray | None,
-        qf: np.ndarray | None,
-    ) -> np.ndarray:
-        """float64 (K,) scores of one query's candidates (ids, features) in slot order."""
-        k = values.shape[0]
-        if self.scorer is not None:
-            return self.scorer(values[None], np.ones((1, k), dtype=bool), qf)[0].astype(np.float64)
-        index = self._known_index(ids)
-        modal = (
-            np.zeros((k, len(self.policy.modality_names)), np.float32) if modal is None else modal
-        )
-        batch = CandidateBatch(
-            queries=(query,),
-            item_index=index[None, :],
-            modality_scores=modal.astype(np.float32)[None],
-            features=values[None],
-            mask=np.ones((1, k), dtype=bool),
-            modality_names=self.policy.modality_names,
-            feature_names=self.policy.feature_names,
-        )
-        return self._score_batch(batch, qf)[0]
-
-    def _score_batch(self, batch: CandidateBatch, qf: np.ndarray | None) -> np.ndarray:
-        """float64 (B, K) scores of a candidate batch, by the engine or the policy."""
-        if self.scorer is not None:
-            return self.scorer(batch.features, batch.mask, qf).astype(np.float64)
-        return np.asarray(self.policy.scores(batch, qf), dtype=np.float64)
-
     def _result(
-        self, ids: list[str], scores: np.ndarray, weights: np.ndarray | None, k: int
+        self, ids: list[str], scores: np.ndarray, context: QueryContext, k: int
     ) -> RerankResult:
+        weights = context.fusion_weights
         names = self.policy.modality_names
         return RerankResult(
             item_ids=tuple(ids),

@@ -1,16 +1,18 @@
 """Request and response bodies of the HTTP service (pydantic: the service's edge).
 
 Candidates travel as columns (``item_ids``, ``features``, ...), which is what
-:meth:`~fusionrank.service.reranker.Reranker.rerank` takes; NaN and infinity are refused
-while parsing (HTTP 422 naming the field), the rest of the checks (lengths against K and
-the policy's features, duplicates, unknown ids, the candidate limit) in the re-ranker.
+:meth:`~fusionrank.service.reranker.Reranker.rerank` takes. Types are strict (``top_k``
+``"2"`` or ``true`` is refused, not converted; integers are accepted as floats); NaN and
+infinity are refused while parsing (HTTP 422 naming the field), the rest of the checks
+(the query length, lengths against K and the policy's features, duplicates, unknown ids,
+the candidate limit) in the re-ranker.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class RerankRequest(BaseModel):
@@ -19,6 +21,7 @@ class RerankRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         allow_inf_nan=False,
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -67,7 +70,10 @@ class ReloadRequest(BaseModel):
     model_config = _STRICT
 
     path: str | None = Field(
-        None, description="A run folder, a policy folder, or a policy name in the run."
+        None,
+        max_length=4096,
+        description="A policy name in the run's policies/ folder, or a folder inside "
+        "service.reload_dirs; None: the configured policy, re-read.",
     )
 
 
@@ -94,9 +100,11 @@ class HealthResponse(BaseModel):
     policy_kind: str
     policy_version: str
     engine: str
+    text_encoder: str | None = Field(..., description="The query text encoder, or None.")
     modality_names: list[str]
     feature_names: list[str]
     search: bool = Field(..., description="Whether /search and catalog ids are available.")
+    admin: bool = Field(..., description="Whether /admin/* is on (a token is configured).")
     uptime_s: float
 
 
@@ -106,7 +114,7 @@ class ErrorItem(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """Every 4xx/5xx answer."""
+    """Every 4xx/5xx answer (a 503 also has ``Retry-After``, a 401 ``WWW-Authenticate``)."""
 
     request_id: str
     policy_version: str

@@ -109,6 +109,8 @@ def fit_baselines(
             )
         ),
     }
+    for policy, _ in fitted.values():  # what they rank with when they have no weights
+        policy.default_fusion_weights = retriever.default_weights(1)[0]
     lambdamart = fitted["lambdamart"][0]
     assert isinstance(lambdamart, LambdaMART)
     lambdamart.metrics.update(held_out_click_ndcg(lambdamart, retriever, inputs.held_out))

@@ -16,6 +16,7 @@ from fusionrank.agents.policy import (
     ranking_from_scores,
     registered_kinds,
 )
+from fusionrank.agents.policy_files import policy_version
 from fusionrank.agents.ppo import PPOFusionPolicy, PPORerankPolicy, expect_kind
 from fusionrank.types import PAD, CandidateBatch, Query
 
@@ -132,10 +133,16 @@ def _saved(tmp_path: Path) -> Path:
     [
         (lambda f: (f / POLICY_FILE).unlink(), "does not exist"),
         (lambda f: (f / POLICY_FILE).write_text("{not json"), "not valid JSON"),
-        (lambda f: _edit(f, kind="no-such-kind"), "unknown policy kind 'no-such-kind'"),
+        (lambda f: _edit(f, True, kind="no-such-kind"), "unknown policy kind 'no-such-kind'"),
         (lambda f: _edit(f, feature_names="oops"), "field 'feature_names'"),
-        (lambda f: _edit(f, name="renamed"), "do not match the version"),
-        (lambda f: (f / "scorer.pt").write_bytes(b"broken"), "do not match the version"),
+        (lambda f: _edit(f, config={"hidden": 99}), "do not match the version"),
+        (lambda f: _edit(f, default_fusion_weights=[0.9, 0.1]), "do not match the version"),
+        (lambda f: _edit(f, files={}), "scorer.pt is not listed"),
+        (lambda f: _edit(f, files="oops"), "field 'files'"),
+        (lambda f: _drop(f, "files"), "no file hashes"),
+        (lambda f: (f / "scorer.pt").write_bytes(b"broken"), "scorer.pt does not match its"),
+        (lambda f: (f / "scorer.pt").unlink(), "scorer.pt is listed in policy.json but missing"),
+        (lambda f: (f / "extra.bin").write_bytes(b"x"), "extra.bin is not listed"),
     ],
 )
 def test_load_policy_rejects_bad_folders(tmp_path: Path, damage, message: str) -> None:
@@ -145,10 +152,58 @@ def test_load_policy_rejects_bad_folders(tmp_path: Path, damage, message: str) -
         load_policy(folder)
 
 
-def _edit(folder: Path, **fields: object) -> None:
+def _edit(folder: Path, consistent: bool = False, **fields: object) -> None:
+    """Change fields of policy.json; ``consistent``: rewrite the version to match."""
     meta = json.loads((folder / POLICY_FILE).read_text())
     meta.update(fields)
+    if consistent:
+        meta["version"] = policy_version(meta)
     (folder / POLICY_FILE).write_text(json.dumps(meta))
+
+
+def _drop(folder: Path, field: str) -> None:
+    meta = json.loads((folder / POLICY_FILE).read_text())
+    del meta[field]
+    (folder / POLICY_FILE).write_text(json.dumps(meta))
+
+
+def test_version_hashes_what_decides_the_scores_not_metrics_or_name(tmp_path: Path) -> None:
+    first = rerank_policy(seed=0)
+    first.metrics = {"train_seconds": 12.3}
+    second = rerank_policy(seed=0)
+    second.metrics = {"train_seconds": 45.6, "timesteps": 7}
+    second.name = "ppo-rerank-copy"
+    first.save(tmp_path / "a")
+    second.save(tmp_path / "b")
+    assert first.version == second.version  # same weights, other metrics and name
+    meta = json.loads((tmp_path / "a" / POLICY_FILE).read_text())
+    assert set(meta["files"]) == {"scorer.pt"} and len(meta["files"]["scorer.pt"]) == 64
+    other = load_policy(rerank_policy(seed=1).save(tmp_path / "c"))
+    assert other.version != first.version  # other weights
+    _edit(tmp_path / "a", name="renamed", metrics={"anything": 1})  # harmless edits
+    assert load_policy(tmp_path / "a").version == first.version
+
+
+def test_default_fusion_weights_are_saved_and_decide_the_default(tmp_path: Path) -> None:
+    policy = rerank_policy()
+    queries = [Query("a", "red shirt"), Query("b", "wool scarf")]
+    assert policy.weights_for(queries) is None  # no own weights, no defaults, no retriever
+    policy.default_fusion_weights = np.array([0.4, 0.6], dtype=np.float32)
+    weights = policy.weights_for(queries)
+    assert weights is not None and weights.dtype == np.float64
+    np.testing.assert_array_equal(weights, np.float32([[0.4, 0.6], [0.4, 0.6]]))
+    policy.save(tmp_path / "p")
+    before = policy.version
+    loaded = load_policy(tmp_path / "p")
+    assert loaded.default_fusion_weights == policy.default_fusion_weights
+    assert loaded.version == before
+    policy.default_fusion_weights = [0.5, 0.5]
+    policy.save(tmp_path / "q")
+    assert policy.version != before  # the defaults decide the fused score: they are hashed
+    with pytest.raises(ValueError, match="default_fusion_weights must be 2 weights"):
+        policy.default_fusion_weights = [0.2, 0.2, 0.6]
+    with pytest.raises(ValueError, match="summing to 1"):
+        policy.default_fusion_weights = [0.2, 0.2]
 
 
 def test_ppo_kinds_are_registered() -> None:

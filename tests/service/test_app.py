@@ -1,5 +1,6 @@
-"""The HTTP service through FastAPI's TestClient: every endpoint, the error table,
-reload, metrics and the per-request log line."""
+"""The HTTP service through FastAPI's TestClient: every endpoint, reload, the admin
+rules, metrics and the per-request log line. (The table of bad inputs runs against a real
+server in ``test_bad_inputs.py``.)"""
 
 from __future__ import annotations
 
@@ -16,14 +17,28 @@ from fastapi.testclient import TestClient
 from fusionrank.service.app import create_app
 from fusionrank.service.config import ServiceConfig
 
+from .conftest import ADMIN, ADMIN_TOKEN
+
+LOOPBACK = ("127.0.0.1", 50_000)
+
 
 @pytest.fixture(scope="module")
-def client(service_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    # A private copy: reload tests change which policy serves.
+def app_run(service_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # A private copy: reload tests change which policy serves and add policies.
     run = tmp_path_factory.mktemp("app") / "run"
     shutil.copytree(service_run, run)
-    config = ServiceConfig(policy="ppo-rerank", max_candidates=60, max_body_bytes=20_000)
-    with TestClient(create_app(run, config)) as test_client:
+    return run
+
+
+@pytest.fixture(scope="module")
+def client(app_run: Path, token_file: Path) -> Iterator[TestClient]:
+    config = ServiceConfig(
+        policy="ppo-rerank",
+        max_candidates=60,
+        max_body_bytes=20_000,
+        admin_token_file=str(token_file),
+    )
+    with TestClient(create_app(app_run, config), client=LOOPBACK) as test_client:
         yield test_client
 
 
@@ -73,30 +88,6 @@ def test_search(client: TestClient) -> None:
 
 def _fields(response: object) -> list[str]:
     return [d["field"] for d in response.json()["detail"]]  # type: ignore[attr-defined]
-
-
-ERRORS = [
-    # (body, status, field, words in the message)
-    ({"query": "x", "item_ids": []}, 422, "item_ids", "empty"),
-    ({"query": "x", "item_ids": [f"i{n}" for n in range(61)]}, 422, "item_ids", "limit of 60"),
-    ({"query": "x", "item_ids": ["a", "a"], "features": [[0], [0]]}, 422, "item_ids", "duplicate"),
-    ({"query": "x", "item_ids": ["nope"]}, 422, "item_ids", "not in the catalog"),
-    ({"query": "x", "item_ids": ["a"], "features": [[1.0, 2.0]]}, 422, "features", "rows have 2"),
-    ({"query": "x", "item_ids": ["a"], "features": [[1.0], [2.0]]}, 422, "features", "1 rows"),
-    ({"query": "", "item_ids": ["a"]}, 422, "query", "at least 1 character"),
-    ({"item_ids": ["a"]}, 422, "query", "required"),
-    ({"query": "x", "item_ids": ["a"], "top_k": 0}, 422, "top_k", "greater than or equal"),
-    ({"query": "x", "item_ids": ["a"], "surprise": 1}, 422, "surprise", "not permitted"),
-]
-
-
-@pytest.mark.parametrize(("body", "status", "field", "message"), ERRORS)
-def test_error_table(client: TestClient, body: dict, status: int, field: str, message: str) -> None:
-    response = client.post("/rerank", json=body)
-    assert response.status_code == status, response.text
-    assert field in _fields(response)
-    assert message in json.dumps(response.json())
-    assert response.json()["policy_version"] == client.get("/healthz").json()["policy_version"]
 
 
 def test_nan_features_are_refused(client: TestClient) -> None:
@@ -154,22 +145,105 @@ def test_openapi_docs(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
-def test_reload_swaps_and_a_bad_policy_keeps_the_old(client: TestClient, tmp_path: Path) -> None:
+def test_reload_swaps_and_a_bad_policy_keeps_the_old(client: TestClient, app_run: Path) -> None:
     before = client.get("/healthz").json()["policy_version"]
-    bad = tmp_path / "bad"
+    bad = app_run / "policies" / "bad"
     bad.mkdir()
     (bad / "policy.json").write_text("{not json")
-    response = client.post("/admin/reload", json={"path": str(bad)})
+    response = client.post("/admin/reload", json={"path": "bad"}, headers=ADMIN)
     assert response.status_code == 422 and _fields(response) == ["path"]
     assert "not valid JSON" in response.text
     assert client.get("/healthz").json()["policy_version"] == before
-    swapped = client.post("/admin/reload", json={"path": "ppo-rerank-b"})
+    swapped = client.post("/admin/reload", json={"path": "ppo-rerank-b"}, headers=ADMIN)
     assert swapped.status_code == 200, swapped.text
     assert swapped.json()["policy_name"] == "ppo-rerank-b"
     assert swapped.json()["policy_version"] != before
-    back = client.post("/admin/reload")  # the configured policy, re-read
+    back = client.post("/admin/reload", headers=ADMIN)  # the configured policy, re-read
     assert back.json()["policy_version"] == before
-    assert 'fusionrank_reloads_total{outcome="failed"} 1.0' in client.get("/metrics").text
+    metrics = client.get("/metrics").text
+    assert 'fusionrank_reloads_total{outcome="failed"} 1.0' in metrics
+    assert 'fusionrank_reloads_total{outcome="ok"} 2.0' in metrics
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/etc/passwd", "outside the folders a reload may read"),
+        ("/proc/self/environ", "outside the folders a reload may read"),
+        ("../../../../etc", "outside the folders a reload may read"),
+        ("../retrieval", "outside the folders a reload may read"),
+    ],
+)
+def test_reload_outside_the_allowed_folders_is_403(
+    client: TestClient, path: str, message: str
+) -> None:
+    response = client.post("/admin/reload", json={"path": path}, headers=ADMIN)
+    assert response.status_code == 403, response.text
+    assert _fields(response) == ["path"] and message in response.text
+
+
+def test_reload_of_a_copy_outside_the_run_is_403_even_when_valid(
+    client: TestClient, app_run: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere" / "lambdamart"
+    shutil.copytree(app_run / "policies" / "lambdamart", outside)
+    response = client.post("/admin/reload", json={"path": str(outside)}, headers=ADMIN)
+    assert response.status_code == 403 and "service.reload_dirs" in response.text
+    link = app_run / "policies" / "linked"
+    link.symlink_to(outside, target_is_directory=True)  # inside by name, outside in fact
+    linked = client.post("/admin/reload", json={"path": "linked"}, headers=ADMIN)
+    assert linked.status_code == 403 and "outside the folders" in linked.text
+    assert client.get("/healthz").json()["search"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "rule"),
+    [
+        ({}, 401, "token rule: no bearer token"),
+        ({"authorization": "Basic abc"}, 401, "token rule: no bearer token"),
+        ({"authorization": "Bearer wrong-token-0123456789"}, 403, "token rule: the bearer"),
+        ({"authorization": f"Bearer {ADMIN_TOKEN}x"}, 403, "token rule: the bearer"),
+        ({**ADMIN, "x-forwarded-for": "203.0.113.9"}, 403, "loopback rule: the request came"),
+        ({**ADMIN, "forwarded": "for=203.0.113.9"}, 403, "loopback rule: the request came"),
+    ],
+)
+def test_admin_rules_refuse_with_the_rule_named(
+    client: TestClient, headers: dict, status: int, rule: str
+) -> None:
+    response = client.post("/admin/reload", json={"path": "ppo-rerank"}, headers=headers)
+    assert response.status_code == status, response.text
+    assert rule in response.text and _fields(response) == ["authorization"]
+    if status == 401:
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_admin_from_a_remote_host_is_refused(app_run: Path, token_file: Path) -> None:
+    config = ServiceConfig(policy="ppo-rerank", admin_token_file=str(token_file))
+    with TestClient(create_app(app_run, config), client=("203.0.113.9", 1234)) as remote:
+        response = remote.post("/admin/reload", headers=ADMIN)
+        assert response.status_code == 403
+        assert (
+            "loopback rule: admin is allowed from a loopback address only; this request "
+            "came from 203.0.113.9" in response.text
+        )
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"admin": False}, "admin endpoints are off (service.admin is false)"),
+        (
+            {"admin_token_env": "FUSIONRANK_TEST_UNSET"},
+            "admin is off: no admin token is configured",
+        ),
+    ],
+)
+def test_admin_off_says_so(app_run: Path, config: dict, message: str) -> None:
+    settings = ServiceConfig(policy="ppo-rerank", **config)
+    with TestClient(create_app(app_run, settings), client=LOOPBACK) as off:
+        response = off.post("/admin/reload", headers=ADMIN)
+        assert response.status_code == 403 and f"switch rule: {message}" in response.text
+        assert off.get("/healthz").json()["admin"] is False
 
 
 def test_noop_parses_the_body_and_names_the_policy(client: TestClient) -> None:

@@ -183,7 +183,7 @@ def test_bad_policy_folders_fail_clearly(service_run: Path, tmp_path: Path) -> N
     broken = tmp_path / "run" / "policies" / "ppo-rerank"
     shutil.copytree(service_run / "policies" / "ppo-rerank", broken)
     meta = json.loads((broken / "policy.json").read_text())
-    meta["name"] = "changed"
+    meta["config"]["hidden"] = 7  # the config decides the scores: it is in the version
     (broken / "policy.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="do not match the version"):
         Reranker.load(broken)
@@ -200,3 +200,70 @@ def test_torch_engine_matches_onnx(service_run: Path, reranker: Reranker) -> Non
     assert a.item_ids == b.item_ids
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
     assert torch.get_num_threads() >= 1
+
+
+def test_served_without_retriever_or_fused_score_ranks_as_in_training(
+    service_run: Path, tmp_path: Path
+) -> None:
+    """The train/serve skew: a policy served from features without ``fused_score`` and
+    without a retriever fuses with the default weights it was trained with (saved with
+    it), not uniform ones, so it ranks exactly as ``rank_candidates`` ranked in training."""
+    from fusionrank.agents.baselines import DefaultOrder
+    from fusionrank.retrieval.retriever import Retriever
+
+    from .conftest import QUERIES
+
+    retriever = Retriever.load(service_run / "retrieval")
+    policy = DefaultOrder.create(retriever.modality_names, retriever.feature_names)
+    policy.default_fusion_weights = retriever.default_weights(1)[0]  # 4/7, 3/7
+    served = Reranker.load(policy.save(tmp_path / "no-run" / "default-order"))
+    assert served.retriever is None and served.engine == "policy"
+    queries = [Query("service", text) for text in QUERIES]
+    batch, ranking = rank_candidates(policy, retriever, queries, 30)
+    fused = list(retriever.feature_names).index(FUSED_SCORE)
+    rng = np.random.default_rng(0)
+    uniform_differs = False
+    for row, query in enumerate(queries):
+        real = batch.mask[row]
+        shuffle = rng.permutation(int(real.sum()))
+        ids = [str(retriever.item_ids[i]) for i in batch.item_index[row, real][shuffle]]
+        given = np.delete(batch.features[row, real], fused, axis=1)[shuffle]
+        result = served.rerank(query.text, ids, features=given, top_k=len(ids))
+        expected = [str(retriever.item_ids[i]) for i in ranking[row] if i >= 0]
+        assert list(result.item_ids) == expected
+        np.testing.assert_array_equal(result.scores, batch.features[row, real, fused])
+        z = given[:, [list(retriever.feature_names).index(f"{m}_z") for m in policy.modality_names]]
+        uniform = np.argsort(-(z @ np.full(len(policy.modality_names), 0.5)), kind="stable")
+        uniform_differs |= [ids[i] for i in uniform] != expected
+    assert uniform_differs  # the old uniform fallback would have ranked differently
+
+
+def test_a_policy_without_saved_defaults_and_no_retriever_asks_for_fused_score(
+    service_run: Path, tmp_path: Path
+) -> None:
+    from fusionrank.agents.baselines import DefaultOrder
+
+    saved = load_policy(service_run / "policies" / "ppo-rerank")
+    bare = DefaultOrder.create(saved.modality_names, saved.feature_names)  # no defaults
+    served = Reranker.load(bare.save(tmp_path / "bare"))
+    features = np.zeros((2, len(saved.feature_names) - 1), dtype=np.float32)
+    with pytest.raises(RequestError, match="no fusion weights of its own nor default_fusion"):
+        served.rerank("shirt", ["a", "b"], features=features)
+    full = np.zeros((2, len(saved.feature_names)), dtype=np.float32)
+    assert served.rerank("shirt", ["a", "b"], features=full).n_candidates == 2
+
+
+def test_a_reload_of_the_same_run_keeps_the_query_cache(service_run: Path) -> None:
+    """A reload swaps the policy, not the retriever: queries already encoded and searched
+    stay cached (the new policy only adds its fusion weights), so traffic stays warm."""
+    config = ServiceConfig(policy="ppo-rerank")
+    first = Reranker.load(service_run, config)
+    first.search("wool scarf for winter", top_k=3)
+    assert first.is_cached("wool scarf for winter")
+    second = Reranker.load(service_run / "policies" / "ppo-fusion", config, reuse=first)
+    assert second.retriever is first.retriever
+    assert second.is_cached("wool scarf for winter") and not second.is_cached("never asked")
+    batches = second.contexts.retrieval.batches  # type: ignore[union-attr]
+    result = second.search("wool scarf for winter", top_k=3)
+    assert second.contexts.retrieval.batches == batches  # type: ignore[union-attr]
+    assert result.policy_name == "ppo-fusion" and len(result.item_ids) == 3
