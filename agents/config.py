@@ -37,6 +37,42 @@ class NetworkConfig(BaseModel):
         return self
 
 
+class PGRankConfig(BaseModel):
+    """Plackett-Luce policy gradient in the fitted simulator (``fusionrank.agents.pgrank``).
+
+    Each step draws ``queries_per_step`` queries by their logged traffic, ``samples``
+    rankings of each from the Plackett-Luce policy, values every ranking exactly in the
+    simulator (ensemble: ``mean - pessimism * std``), and follows REINFORCE with the other
+    samples of the query as the baseline.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    iterations: int = Field(300, ge=1, le=1_000_000, description="Gradient steps.")
+    queries_per_step: int = Field(64, ge=1, le=100_000)
+    samples: int = Field(8, ge=2, le=1024, description="Rankings drawn per query and step.")
+    learning_rate: float = Field(3e-3, gt=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    init_scale: float = Field(
+        2.0, gt=0, description="Initial score = init_scale * the standardised start feature."
+    )
+    start: Literal["default", "lambdamart"] = Field(
+        "default",
+        description="default: start at the fused order; lambdamart: residual on the saved "
+        "LambdaMART (its score a feature and the initial order).",
+    )
+    pessimism: float = Field(
+        0.0, ge=0, description="k of the ensemble's mean - k * std reward (0: the mean)."
+    )
+    depth: int | None = Field(
+        None, ge=1, le=10_000, description="Ranked positions valued; default slate * pages."
+    )
+    eval_every: int = Field(50, ge=1, description="Steps between simulator evaluations.")
+    select: Literal["best", "last"] = Field(
+        "best", description="Keep the evaluation with the best simulator value, or the last."
+    )
+
+
 class AgentConfig(BaseModel):
     """PPO settings shared by every env; ``total_steps`` counts env steps (result pages)."""
 
@@ -63,6 +99,7 @@ class AgentConfig(BaseModel):
     max_grad_norm: float = Field(0.5, gt=0)
     normalize_reward: bool = True
     network: NetworkConfig = NetworkConfig()
+    pgrank: PGRankConfig = PGRankConfig()
     eval_every: int = Field(20_000, ge=1, description="env steps between evaluations")
     eval_pages: int = Field(4096, ge=1, description="held-out result pages per evaluation")
     checkpoint_every: int = Field(50_000, ge=1)

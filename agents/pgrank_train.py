@@ -1,0 +1,144 @@
+"""Training a PG-Rank policy over a run's prepared env components and saving it.
+
+``train_pg_policy`` = the components' candidates as a :class:`RankingProblem` (plus the
+LambdaMART score for the residual start) -> the simulator (or ensemble) as a
+:class:`SimulatorValue` -> :func:`train_pgrank` -> a :class:`PGRerankPolicy` or
+:class:`ResidualRerankPolicy`, saved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fusionrank.agents.config import AgentConfig
+from fusionrank.agents.pgrank import PGRankResult, RankingProblem, train_pgrank
+from fusionrank.agents.policy import Policy
+from fusionrank.agents.rl_policies import BASE_SCORE, PGRerankPolicy, ResidualRerankPolicy
+from fusionrank.envs.value import SimulatorValue
+from fusionrank.retrieval.pool import FUSED_SCORE
+
+if TYPE_CHECKING:
+    from fusionrank.agents.baselines.lambdamart import LambdaMART
+    from fusionrank.envs.components import EnvComponents
+    from fusionrank.envs.config import EnvConfig
+    from fusionrank.simulator.user_simulator import UserSimulator
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PGTrained:
+    """A trained and saved PG-Rank policy.
+
+    Args:
+        policy: The policy (saved when ``folder`` is set).
+        result: The training run.
+        folder: Where it was saved, or None.
+    """
+
+    policy: Policy
+    result: PGRankResult
+    folder: Path | None
+
+
+def ranking_problem(components: EnvComponents) -> RankingProblem:
+    """The env components' default-fused candidates of every logged query, by traffic."""
+    cands = components.candidates
+    return RankingProblem(
+        features=cands.features,
+        mask=cands.mask,
+        query_features=components.query_features.astype(np.float32),
+        items=cands.item_index,
+        traffic=components.traffic.astype(np.float64),
+        feature_names=tuple(cands.feature_names),
+    )
+
+
+def simulator_value(
+    components: EnvComponents, env_config: EnvConfig, members: Sequence[UserSimulator] | None
+) -> SimulatorValue:
+    """The value of rankings under ``members`` (default: the components' simulator)."""
+    ids = components.query_ids
+    texts = np.array([q.text for q in components.pool.queries], dtype=object)
+    return SimulatorValue.build(members or [components.simulator], ids, texts, env_config)
+
+
+def train_pg_policy(
+    components: EnvComponents,
+    env_config: EnvConfig,
+    config: AgentConfig,
+    seed: int,
+    out: Path | None = None,
+    lambdamart: LambdaMART | None = None,
+    members: Sequence[UserSimulator] | None = None,
+    name: str | None = None,
+) -> PGTrained:
+    """Train PG-Rank (``config.pgrank``) and save the policy to ``out``.
+
+    Args:
+        components: The run's prepared env parts (candidates, traffic, simulator).
+        env_config: Pages, slate size and reward of the value.
+        config: The agents config (``pgrank`` and ``network`` sections).
+        seed: The agent's integer seed.
+        out: The policy folder, or None to keep it in memory.
+        lambdamart: The saved LambdaMART; needed when ``config.pgrank.start`` is
+            ``lambdamart``.
+        members: A simulator ensemble for the pessimistic reward; None: the components'
+            simulator alone.
+        name: The policy's name (default ``pg-rerank`` / ``residual-rerank``).
+
+    Raises:
+        ValueError: If the residual start is asked for without a LambdaMART policy.
+    """
+    settings = config.pgrank
+    problem = ranking_problem(components)
+    names = problem.feature_names
+    if settings.start == "lambdamart":
+        if lambdamart is None:
+            raise ValueError(
+                "agents.pgrank.start=lambdamart needs the run's LambdaMART policy; run "
+                "`fusionrank baselines fit` first or set agents.pgrank.start=default"
+            )
+        problem = problem.with_feature(lambdamart.predict(problem.features), BASE_SCORE)
+        start = len(problem.feature_names) - 1
+    else:
+        start = names.index(FUSED_SCORE)
+    value = simulator_value(components, env_config, members)
+    result = train_pgrank(problem, value, settings, config.network, seed, start)
+    common = {
+        "modality_names": tuple(components.candidates.modality_names),
+        "feature_names": names,
+        "query_feature_dim": problem.query_features.shape[1],
+        "config": {"agent": "pg-rank", "pgrank": settings.model_dump(mode="json"), "seed": seed},
+        "metrics": {
+            "train_seconds": round(result.seconds, 2),
+            "simulator_value": result.kept_value,
+            "start_simulator_value": result.start_value,
+            "ensemble_members": value.n_members,
+            "history": result.history,
+        },
+    }
+    policy: Policy
+    if settings.start == "lambdamart":
+        assert lambdamart is not None
+        policy = ResidualRerankPolicy(
+            lambdamart, result.network, name=name or "residual-rerank", **common
+        )
+    else:
+        policy = PGRerankPolicy(result.network, name=name or "pg-rerank", **common)
+    if out is not None:
+        policy.save(out)
+    logger.info(
+        "%s: simulator value %.4f -> %.4f in %.1f s",
+        policy.name,
+        result.start_value,
+        max(h["value"] for h in result.history),
+        result.seconds,
+    )
+    return PGTrained(policy, result, out)
