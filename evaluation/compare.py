@@ -8,7 +8,10 @@ and, for ShopWorld, on the hidden users. Per world and policy:
 * the paired lift over the logging baseline (normal and bootstrap intervals, p-value);
 * the share of the logging-to-oracle gap the policy closes,
   ``(mean_policy - mean_logging) / (mean_oracle - mean_logging)`` (ShopWorld only; NaN
-  when the oracle does not beat the logging baseline).
+  when the oracle does not beat the logging baseline);
+* the paired purchase lift over the best supervised ranker, and the simulator's predicted
+  lift beside the true one with its uncertainty (:mod:`fusionrank.evaluation.transfer`;
+  the spread needs ``runs/<name>/simulator/ensemble``).
 
 ```
 runs/<name>/evaluation/compare.html   the table, lift bars and means with intervals
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +32,17 @@ from scipy import stats
 
 from fusionrank.evaluation.ab import SessionMetrics, SessionSettings, simulate_arms
 from fusionrank.evaluation.config import EvaluationConfig
-from fusionrank.evaluation.context import RunWorlds, load_run_worlds
+from fusionrank.evaluation.context import SIMULATOR, TRUTH, RunWorlds, load_run_worlds
 from fusionrank.evaluation.policies import policy_folders, policy_ranker, resolve_policy
 from fusionrank.evaluation.stats import LiftResult, paired_lifts
+from fusionrank.evaluation.transfer import (
+    PredictedLift,
+    best_supervised,
+    kendall_tau,
+    lifts_vs,
+    member_values,
+    predicted_lifts,
+)
 
 if TYPE_CHECKING:
     from fusionrank.agents.policy import Policy
@@ -56,6 +67,11 @@ class ComparisonResult:
         gap_closed: World -> policy -> metric -> share of the baseline-to-oracle gap.
         alpha: Two-sided level of every interval.
         report: The HTML report's path (None until written).
+        best_supervised: The supervised ranker with the most simulated purchases, or None.
+        vs_best: World -> policy -> purchase lift over ``best_supervised``.
+        predicted: Policy -> the simulator's lift over the baseline beside the truth's.
+        kendall_tau: World-free: tau between the simulated and true purchases of the
+            policies but the oracle (NaN without a truth).
     """
 
     policies: tuple[str, ...]
@@ -67,6 +83,10 @@ class ComparisonResult:
     gap_closed: dict[str, dict[str, dict[str, float]]]
     alpha: float
     report: Path | None = None
+    best_supervised: str | None = None
+    vs_best: dict[str, dict[str, LiftResult]] = field(default_factory=dict)
+    predicted: dict[str, PredictedLift] = field(default_factory=dict)
+    kendall_tau: float = float("nan")
 
     def arm(self, world: str, policy: str) -> SessionMetrics:
         """The sessions of one policy in one world."""
@@ -94,6 +114,13 @@ class ComparisonResult:
                         lift = self.lift(world, policy, metric)
                         row[metric]["lift"] = lift.to_dict()
                 row["gap_closed"] = self.gap_closed[world].get(policy, {})
+                if policy in self.vs_best.get(world, {}):
+                    row["vs_best_supervised"] = {
+                        "reference": self.best_supervised,
+                        **self.vs_best[world][policy].to_dict(),
+                    }
+                if policy in self.predicted:
+                    row["predicted_vs_true_lift"] = self.predicted[policy].to_dict()
                 rows.append(row)
         return rows
 
@@ -163,6 +190,7 @@ def compare_policies(
     config: EvaluationConfig | None = None,
     truth: bool = True,
     out: str | Path | None = None,
+    ensemble: str | Path | None = None,
 ) -> ComparisonResult:
     """Simulate every policy on the same traffic and write ``compare.html`` / ``.json``.
 
@@ -176,6 +204,8 @@ def compare_policies(
         config: The evaluation settings (default: the defaults).
         truth: Also run on ShopWorld's hidden users.
         out: Report folder (default ``run_dir/evaluation``).
+        ensemble: A simulator ensemble folder for the predicted lifts' spread (default
+            ``run_dir/simulator/ensemble`` when it exists).
 
     Returns:
         The :class:`ComparisonResult`, with ``report`` set to the HTML path.
@@ -187,7 +217,7 @@ def compare_policies(
     labels, chosen, baseline, oracle = _policies(worlds, policies)
     depth = settings.slate_size * settings.max_pages
     rankers = [policy_ranker(p, worlds.retriever, worlds.queries, depth) for p in chosen]
-    sim_seed, boot_seed = np.random.SeedSequence(seed).spawn(2)
+    sim_seed, boot_seed, transfer_seed = np.random.SeedSequence(seed).spawn(3)
     boot = np.random.default_rng(boot_seed)
     metrics, lifts, gaps = {}, {}, {}
     for world, users in worlds.users.items():
@@ -214,7 +244,71 @@ def compare_policies(
     result = ComparisonResult(
         tuple(labels), baseline, oracle, n, metrics, lifts, gaps, config.alpha
     )
+    result = _with_transfer(
+        result, worlds, chosen, dict(zip(labels, rankers, strict=True)), settings, config,
+        np.random.default_rng(transfer_seed), ensemble,
+    )  # fmt: skip
     from fusionrank.evaluation.compare_report import write_comparison
 
     path = write_comparison(result, Path(out) if out else Path(run_dir) / "evaluation")
     return ComparisonResult(**{**result.__dict__, "report": path})
+
+
+def _with_transfer(
+    result: ComparisonResult,
+    worlds: RunWorlds,
+    chosen: Sequence[Policy],
+    rankers: dict[str, Any],
+    settings: SessionSettings,
+    config: EvaluationConfig,
+    rng: np.random.Generator,
+    ensemble: str | Path | None,
+) -> ComparisonResult:
+    """Add the lifts over the best supervised ranker and the predicted-vs-true lifts."""
+    labels = list(result.policies)
+    simulated = result.metrics[SIMULATOR]
+    best = best_supervised(labels, [p.kind for p in chosen], simulated)
+    vs_best = {}
+    if best is not None:
+        for world, arms in result.metrics.items():
+            others = {k: a for k, a in zip(labels, arms, strict=True) if k != best}
+            reference = arms[labels.index(best)]
+            vs_best[world] = lifts_vs(reference, others, config.alpha, config.n_bootstrap, rng)
+    members = _ensemble_values(worlds, rankers, settings, ensemble)
+    by_metric = {
+        w: {p: next(r for r in rs if r.metric == "purchases") for p, rs in by_policy.items()}
+        for w, by_policy in result.lifts.items()
+    }
+    predicted = predicted_lifts(
+        by_metric[SIMULATOR], by_metric.get(TRUTH), members, result.baseline, config.alpha
+    )
+    tau = float("nan")
+    if TRUTH in result.metrics:
+        real = [p for p in labels if p != result.oracle]
+        means = {
+            w: {p: float(result.arm(w, p).purchases.mean()) for p in real}
+            for w in (SIMULATOR, TRUTH)
+        }
+        tau = kendall_tau(means[SIMULATOR], means[TRUTH])
+    return replace(
+        result, best_supervised=best, vs_best=vs_best, predicted=predicted, kendall_tau=tau
+    )
+
+
+def _ensemble_values(
+    worlds: RunWorlds,
+    rankers: dict[str, Any],
+    settings: SessionSettings,
+    ensemble: str | Path | None,
+) -> dict[str, np.ndarray] | None:
+    """Each policy's expected purchases in every member of the run's simulator ensemble."""
+    from fusionrank.simulator.ensemble import ENSEMBLE_FILE, SimulatorEnsemble
+
+    folder = Path(ensemble) if ensemble else worlds.run_dir / "simulator" / "ensemble"
+    if not (folder / ENSEMBLE_FILE).is_file():
+        return None
+    loaded = SimulatorEnsemble.load(folder, worlds.retriever)
+    texts = {q.query_id: q.text for q in worlds.queries}
+    return member_values(
+        loaded.members, rankers, worlds.sampler, texts, settings.slate_size, settings.max_pages
+    )
