@@ -56,10 +56,15 @@ class PGRankConfig(BaseModel):
     init_scale: float = Field(
         2.0, gt=0, description="Initial score = init_scale * the standardised start feature."
     )
-    start: Literal["default", "lambdamart"] = Field(
+    inputs: list[Literal["lambdamart", "beliefs"]] = Field(
+        default_factory=list,
+        description="Extra candidate columns: the saved LambdaMART's score, the fitted "
+        "simulator's beliefs (sim_value, sim_evidence) about each pair.",
+    )
+    start: Literal["default", "lambdamart", "beliefs"] = Field(
         "default",
-        description="default: start at the fused order; lambdamart: residual on the saved "
-        "LambdaMART (its score a feature and the initial order).",
+        description="The initial order: the fused score, LambdaMART's score (residual RL) "
+        "or the simulator's sim_value; the last two must be among the inputs.",
     )
     pessimism: float = Field(
         0.0, ge=0, description="k of the ensemble's mean - k * std reward (0: the mean)."
@@ -71,6 +76,15 @@ class PGRankConfig(BaseModel):
     select: Literal["best", "last"] = Field(
         "best", description="Keep the evaluation with the best simulator value, or the last."
     )
+
+    @model_validator(mode="after")
+    def _start_is_an_input(self) -> PGRankConfig:
+        if self.start != "default" and self.start not in self.inputs:
+            raise ValueError(
+                f"agents.pgrank.start={self.start} needs {self.start!r} in agents.pgrank."
+                f"inputs (got {self.inputs}); add it or start from the default order"
+            )
+        return self
 
 
 class AgentConfig(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,9 +19,15 @@ import numpy as np
 from fusionrank.agents.config import AgentConfig
 from fusionrank.agents.pgrank import PGRankResult, RankingProblem, train_pgrank
 from fusionrank.agents.policy import Policy
-from fusionrank.agents.rl_policies import BASE_SCORE, PGRerankPolicy, ResidualRerankPolicy
+from fusionrank.agents.rl_policies import (
+    BASE_SCORE,
+    AugmentedRerankPolicy,
+    PGRerankPolicy,
+    augment,
+)
 from fusionrank.envs.value import SimulatorValue
 from fusionrank.retrieval.pool import FUSED_SCORE
+from fusionrank.simulator.beliefs import BELIEF_NAMES, BeliefTable
 
 if TYPE_CHECKING:
     from fusionrank.agents.baselines.lambdamart import LambdaMART
@@ -69,6 +75,32 @@ def simulator_value(
     return SimulatorValue.build(members or [components.simulator], ids, texts, env_config)
 
 
+def augmented_problem(
+    problem: RankingProblem,
+    components: EnvComponents,
+    inputs: Sequence[str],
+    lambdamart: LambdaMART | None,
+    beliefs: BeliefTable | None,
+) -> RankingProblem:
+    """The problem with the extra columns of :func:`~fusionrank.agents.rl_policies.augment`.
+
+    Raises:
+        ValueError: If an input is asked for without its source.
+    """
+    if "lambdamart" in inputs and lambdamart is None:
+        raise ValueError(
+            "agents.pgrank.inputs has lambdamart but the run has no LambdaMART policy; run "
+            "`fusionrank baselines fit` first or drop it from the inputs"
+        )
+    if "beliefs" in inputs and beliefs is None:
+        raise ValueError("agents.pgrank.inputs has beliefs but no simulator was given")
+    base = lambdamart if "lambdamart" in inputs else None
+    table = beliefs if "beliefs" in inputs else None
+    features = augment(components.candidates, base, table)
+    names = (*problem.feature_names, *AugmentedRerankPolicy.extra_names(bool(base), bool(table)))
+    return replace(problem, features=features, feature_names=names)
+
+
 def train_pg_policy(
     components: EnvComponents,
     env_config: EnvConfig,
@@ -82,38 +114,31 @@ def train_pg_policy(
     """Train PG-Rank (``config.pgrank``) and save the policy to ``out``.
 
     Args:
-        components: The run's prepared env parts (candidates, traffic, simulator).
+        components: The run's prepared env parts (candidates, traffic, simulator); its
+            simulator gives the beliefs.
         env_config: Pages, slate size and reward of the value.
         config: The agents config (``pgrank`` and ``network`` sections).
         seed: The agent's integer seed.
         out: The policy folder, or None to keep it in memory.
-        lambdamart: The saved LambdaMART; needed when ``config.pgrank.start`` is
-            ``lambdamart``.
-        members: A simulator ensemble for the pessimistic reward; None: the components'
-            simulator alone.
-        name: The policy's name (default ``pg-rerank`` / ``residual-rerank``).
-
-    Raises:
-        ValueError: If the residual start is asked for without a LambdaMART policy.
+        lambdamart: The saved LambdaMART (for the ``lambdamart`` input).
+        members: A simulator ensemble whose users value the rankings (pessimistic with
+            ``pgrank.pessimism``); None: the components' simulator.
+        name: The policy's name (default ``pg-rerank`` or ``augmented-rerank``).
     """
     settings = config.pgrank
     problem = ranking_problem(components)
-    names = problem.feature_names
-    if settings.start == "lambdamart":
-        if lambdamart is None:
-            raise ValueError(
-                "agents.pgrank.start=lambdamart needs the run's LambdaMART policy; run "
-                "`fusionrank baselines fit` first or set agents.pgrank.start=default"
-            )
-        problem = problem.with_feature(lambdamart.predict(problem.features), BASE_SCORE)
-        start = len(problem.feature_names) - 1
-    else:
-        start = names.index(FUSED_SCORE)
+    own_names = problem.feature_names
+    beliefs = (
+        BeliefTable.from_simulator(components.simulator) if "beliefs" in settings.inputs else None
+    )
+    problem = augmented_problem(problem, components, settings.inputs, lambdamart, beliefs)
+    start_name = {"default": FUSED_SCORE, "lambdamart": BASE_SCORE, "beliefs": BELIEF_NAMES[0]}
+    start = problem.feature_names.index(start_name[settings.start])
     value = simulator_value(components, env_config, members)
     result = train_pgrank(problem, value, settings, config.network, seed, start)
     common = {
         "modality_names": tuple(components.candidates.modality_names),
-        "feature_names": names,
+        "feature_names": own_names,
         "query_feature_dim": problem.query_features.shape[1],
         "config": {"agent": "pg-rank", "pgrank": settings.model_dump(mode="json"), "seed": seed},
         "metrics": {
@@ -125,10 +150,13 @@ def train_pg_policy(
         },
     }
     policy: Policy
-    if settings.start == "lambdamart":
-        assert lambdamart is not None
-        policy = ResidualRerankPolicy(
-            lambdamart, result.network, name=name or "residual-rerank", **common
+    if settings.inputs:
+        policy = AugmentedRerankPolicy(
+            result.network,
+            lambdamart if "lambdamart" in settings.inputs else None,
+            beliefs,
+            name=name or "augmented-rerank",
+            **common,
         )
     else:
         policy = PGRerankPolicy(result.network, name=name or "pg-rerank", **common)
@@ -138,7 +166,7 @@ def train_pg_policy(
         "%s: simulator value %.4f -> %.4f in %.1f s",
         policy.name,
         result.start_value,
-        max(h["value"] for h in result.history),
+        result.kept_value,
         result.seconds,
     )
     return PGTrained(policy, result, out)

@@ -2,10 +2,10 @@
 
 * :class:`PGRerankPolicy` (``pg-rerank``): a :class:`CandidateScorer` over the candidates'
   features; exported and served like ``ppo-rerank``.
-* :class:`ResidualRerankPolicy` (``residual-rerank``): residual RL on the best supervised
-  ranker: the scorer reads the candidates' features plus the saved LambdaMART's score
-  (the last column, named :data:`BASE_SCORE`) and starts at LambdaMART's order. Served
-  through :meth:`ResidualRerankPolicy.scores` (the booster is not a torch module).
+* :class:`AugmentedRerankPolicy` (``augmented-rerank``): the scorer also reads columns
+  computed at serving time: the saved LambdaMART's score (residual RL on the supervised
+  ranker) and/or the simulator's beliefs about each pair; served through
+  :meth:`AugmentedRerankPolicy.scores` (the booster and the table are not torch).
 
 They register their kinds on import; :mod:`fusionrank.agents.ppo` imports this module so
 that :func:`~fusionrank.agents.policy.load_policy` finds them.
@@ -23,10 +23,12 @@ from fusionrank.agents.baselines.lambdamart import MODEL_FILE, LambdaMART
 from fusionrank.agents.networks import CandidateScorer
 from fusionrank.agents.policy import Policy, policy_args
 from fusionrank.agents.ppo import WEIGHTS_FILE, PPORerankPolicy
+from fusionrank.simulator.beliefs import BELIEF_NAMES, BeliefTable
 from fusionrank.types import CandidateBatch
 
 BASE_SCORE = "lambdamart_score"
 BASE_DIR = "base"
+BELIEFS_FILE = "beliefs.npz"
 
 
 class PGRerankPolicy(PPORerankPolicy):
@@ -36,36 +38,53 @@ class PGRerankPolicy(PPORerankPolicy):
     kind = "pg-rerank"
 
 
-class ResidualRerankPolicy(Policy):
-    """LambdaMART's score as a feature and the starting order, plus a learned residual.
+class AugmentedRerankPolicy(Policy):
+    """A scorer over the candidates' features plus extra columns computed at serving time:
+    the saved LambdaMART's score (:data:`BASE_SCORE`, residual RL on the supervised
+    ranker) and/or the simulator's beliefs about each pair
+    (:data:`~fusionrank.simulator.beliefs.BELIEF_NAMES`, from a
+    :class:`~fusionrank.simulator.beliefs.BeliefTable` saved with the policy).
 
     Args:
-        base: The LambdaMART policy whose score the network reads.
-        network: The scorer over ``feature_names`` + ``[BASE_SCORE]``.
+        network: The scorer over ``feature_names`` + :meth:`extra_names`.
+        base: The LambdaMART policy whose score is a column, or None.
+        beliefs: The simulator's belief table, or None.
         **kwargs: :class:`Policy` arguments (``feature_names``: the candidates' own).
     """
 
-    kind: ClassVar[str] = "residual-rerank"
+    kind: ClassVar[str] = "augmented-rerank"
 
-    def __init__(self, base: LambdaMART, network: CandidateScorer, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        network: CandidateScorer,
+        base: LambdaMART | None = None,
+        beliefs: BeliefTable | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        if network.n_features != len(self.feature_names) + 1:
+        self.base, self.beliefs = base, beliefs
+        extra = self.extra_names(base is not None, beliefs is not None)
+        if network.n_features != len(self.feature_names) + len(extra):
             raise ValueError(
-                f"the residual network reads {network.n_features} features; the candidates "
-                f"give {len(self.feature_names)} plus the base score"
+                f"the network reads {network.n_features} features; the candidates give "
+                f"{len(self.feature_names)} plus {list(extra)}"
             )
-        self.base = base
         self.network = network.eval()
         self.config.update(
             env="rerank",
             hidden=network.hidden,
             attention_heads=0 if network.attention is None else int(network.attention.num_heads),
+            extra=list(extra),
         )
 
+    @staticmethod
+    def extra_names(base: bool, beliefs: bool) -> tuple[str, ...]:
+        """The extra columns, in order."""
+        return (*((BASE_SCORE,) if base else ()), *(BELIEF_NAMES if beliefs else ()))
+
     def extended(self, candidates: CandidateBatch) -> np.ndarray:
-        """float32 (B, K, F + 1): the candidates' features and the base score."""
-        base = np.where(candidates.mask, self.base.predict(candidates.features), 0.0)
-        return np.concatenate([candidates.features, base[..., None].astype(np.float32)], axis=2)
+        """float32 (B, K, F + extra): the candidates' features and the extra columns."""
+        return augment(candidates, self.base, self.beliefs)
 
     def scores(
         self, candidates: CandidateBatch, query_features: np.ndarray | None = None
@@ -83,27 +102,50 @@ class ResidualRerankPolicy(Policy):
 
     def _save_state(self, folder: Path) -> None:
         torch.save(self.network.state_dict(), folder / WEIGHTS_FILE)
-        (folder / BASE_DIR).mkdir()
-        self.base.booster.save_model(folder / BASE_DIR / MODEL_FILE)
+        if self.base is not None:
+            (folder / BASE_DIR).mkdir()
+            self.base.booster.save_model(folder / BASE_DIR / MODEL_FILE)
+        if self.beliefs is not None:
+            self.beliefs.save(folder / BELIEFS_FILE)
 
     @classmethod
     def _from_saved(cls, folder: Path, meta: dict[str, Any]) -> Policy:
-        import lightgbm as lgb
-
         config = meta["config"]
+        extra = list(config["extra"])
         net = CandidateScorer(
-            len(meta["feature_names"]) + 1,
+            len(meta["feature_names"]) + len(extra),
             meta["query_feature_dim"],
             int(config["hidden"]),
             int(config["attention_heads"]),
         )
         net.load_state_dict(torch.load(folder / WEIGHTS_FILE, weights_only=True))
-        booster = lgb.Booster(model_file=str(folder / BASE_DIR / MODEL_FILE))
-        base = LambdaMART(
-            booster,
-            name="lambdamart",
-            modality_names=meta["modality_names"],
-            feature_names=meta["feature_names"],
-            config={"threads": int(config.get("base_threads", 1))},
-        )
-        return cls(base, net, **policy_args(meta))
+        base = None
+        if BASE_SCORE in extra:
+            import lightgbm as lgb
+
+            booster = lgb.Booster(model_file=str(folder / BASE_DIR / MODEL_FILE))
+            base = LambdaMART(
+                booster,
+                name="lambdamart",
+                modality_names=meta["modality_names"],
+                feature_names=meta["feature_names"],
+                config={"threads": 1},
+            )
+        beliefs = BeliefTable.load(folder / BELIEFS_FILE) if BELIEF_NAMES[0] in extra else None
+        return cls(net, base, beliefs, **policy_args(meta))
+
+
+def augment(
+    candidates: CandidateBatch, base: LambdaMART | None, beliefs: BeliefTable | None
+) -> np.ndarray:
+    """float32 (B, K, F + extra): the candidates' features, then LambdaMART's score (with
+    ``base``), then the simulator's beliefs (with ``beliefs``); zeros at masked slots."""
+    columns = [candidates.features]
+    if base is not None:
+        score = np.where(candidates.mask, base.predict(candidates.features), 0.0)
+        columns.append(score[..., None].astype(np.float32))
+    if beliefs is not None:
+        texts = [q.text for q in candidates.queries]
+        items = np.where(candidates.mask, candidates.item_index, -1)
+        columns.append(beliefs.features(texts, items, candidates.features))
+    return np.concatenate(columns, axis=2).astype(np.float32)

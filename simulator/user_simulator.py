@@ -29,7 +29,7 @@ from fusionrank.simulator.click_models.base import (
 )
 from fusionrank.simulator.click_models.pages import Page
 from fusionrank.simulator.config import SimulatorConfig
-from fusionrank.simulator.feature_model import FeatureModel
+from fusionrank.simulator.feature_model import AnyFeatureModel
 from fusionrank.simulator.purchase import PurchaseModel
 from fusionrank.simulator.session import SessionModel
 from fusionrank.types import ExpectedOutcomes, Feedback, LoggedPages
@@ -61,7 +61,7 @@ class UserSimulator:
     def __init__(
         self,
         click_model: PairClickModel,
-        feature_models: dict[str, FeatureModel],
+        feature_models: dict[str, AnyFeatureModel],
         purchase: PurchaseModel,
         session: SessionModel,
         featurizer: PairFeaturizer | None,

@@ -58,3 +58,47 @@ def test_short_training_beats_the_default_order_in_its_simulator(
     a = rank_candidates(loaded, env_components.retriever, queries, 10)[1]
     b = rank_candidates(trained.policy, env_components.retriever, queries, 10)[1]
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_augmented_policy_reads_lambdamart_and_beliefs_and_round_trips(
+    env_components: EnvComponents, env_pages, tmp_path
+) -> None:
+    from fusionrank.agents.baselines.config import LambdaMARTConfig
+    from fusionrank.agents.baselines.lambdamart import LambdaMART
+    from fusionrank.agents.rl_policies import AugmentedRerankPolicy
+
+    lambdamart = LambdaMART.fit(
+        env_components.retriever,
+        env_components.simulator,
+        env_pages,
+        LambdaMARTConfig(n_estimators=10),
+        seed=0,
+    )
+    config = AgentConfig(
+        network=NetworkConfig(hidden=8),
+        pgrank=PGRankConfig(
+            iterations=6,
+            queries_per_step=16,
+            samples=4,
+            eval_every=3,
+            inputs=["lambdamart", "beliefs"],
+            start="beliefs",
+        ),
+    )
+    env_config = env_components.config.model_copy(update={"reward_mode": "expected"})
+    trained = train_pg_policy(
+        env_components, env_config, config, 1, tmp_path / "aug", lambdamart=lambdamart
+    )
+    assert isinstance(trained.policy, AugmentedRerankPolicy)
+    assert trained.policy.config["extra"] == ["lambdamart_score", "sim_value", "sim_evidence"]
+    loaded = load_policy(tmp_path / "aug")
+    queries = list(env_components.pool.queries[:5])
+    a = rank_candidates(loaded, env_components.retriever, queries, 10)[1]
+    b = rank_candidates(trained.policy, env_components.retriever, queries, 10)[1]
+    np.testing.assert_array_equal(a, b)
+    # The beliefs give logged pairs their evidence, and never-logged ones none.
+    batch, _ = rank_candidates(loaded, env_components.retriever, queries, 10)
+    extended = loaded.extended(batch)
+    evidence = extended[..., -1][batch.mask]
+    assert (evidence > 0).any() and (evidence >= 0).all()
