@@ -170,3 +170,26 @@ def train_pg_policy(
         result.seconds,
     )
     return PGTrained(policy, result, out)
+
+
+def policy_value(policy: Policy, components: EnvComponents, value: SimulatorValue) -> float:
+    """The traffic-weighted simulator value of a re-ranking policy on the components'
+    candidates (its scores sort each query's default-fused top-K)."""
+    from fusionrank.agents.policy import ranking_from_scores
+
+    cands = components.candidates
+    depth = value.config.slate_size * value.config.max_pages
+    ranked = ranking_from_scores(policy.scores(cands, components.query_features), cands)
+    rows = np.arange(len(cands), dtype=np.int64)
+    share = components.traffic / components.traffic.sum()
+    return float(share @ value(rows, ranked[:, :depth]))
+
+
+def best_by_value(
+    policies: Sequence[Policy], components: EnvComponents, value: SimulatorValue
+) -> tuple[Policy, dict[str, float]]:
+    """The policy with the highest :func:`policy_value` (e.g. in a simulator fitted on
+    held-out logs), and every policy's value by name."""
+    values = {p.name: policy_value(p, components, value) for p in policies}
+    best = max(policies, key=lambda p: values[p.name])
+    return best, values

@@ -113,14 +113,30 @@ BASELINES = ("default-order", "static-fusion", "lambdamart", "lambdamart-positio
 POLICIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "ppo-rerank": ("ppo", ()),
     "ppo-fusion": ("ppo-fusion", ()),
-    "pg-rerank": ("pg", ("agents.pgrank.start=default",)),
-    "residual-rerank": ("pg", ("agents.pgrank.start=lambdamart",)),
-    "residual-pessimistic": (
+    "pg-rerank": ("pg", ()),
+    "residual-rerank": (
+        "pg",
+        ("agents.pgrank.inputs=[lambdamart]", "agents.pgrank.start=lambdamart"),
+    ),
+    "belief-rerank": (
+        "pg",
+        ("agents.pgrank.inputs=[lambdamart, beliefs]", "agents.pgrank.start=lambdamart"),
+    ),
+    "belief-pessimistic": (
         "pg-ensemble",
-        ("agents.pgrank.start=lambdamart", "agents.pgrank.pessimism=1.0"),
+        (
+            "agents.pgrank.inputs=[lambdamart, beliefs]",
+            "agents.pgrank.start=lambdamart",
+            "agents.pgrank.pessimism=1.0",
+        ),
     ),
 }
-"""Learned policy -> (trainer, its ``--set`` overrides on the world's config)."""
+"""Learned policy -> (trainer, its ``--set`` overrides on the world's config). PG-Rank
+policies train on the evaluation's candidate lists (``envs.k`` = slate x pages = 30) with
+exact rewards; the residual ones start from the supervised ranker that is best in the
+validation simulator (fitted on held-out logs)."""
+
+PG_COMMON = ("envs.k=30", "envs.reward_mode=expected")
 
 
 def cache_root(given: str | None) -> Path:
@@ -153,33 +169,39 @@ def prepare_world(name: str, cache: Path, members: int) -> Path:
     call.run.save_config(config)
     wanted = ("world", "clip", "index", "simulator", "baselines")
     run_stages(call, tuple(s for s in STAGES if s.name in wanted))
-    folder = config.run_dir / "simulator" / "ensemble"
-    if members > 1 and not (folder / "ensemble.json").is_file():
-        fit_world_ensemble(config, members, folder)
+    simulator = config.run_dir / "simulator"
+    if not (simulator / "validation" / "simulator.json").is_file():
+        fit_world_simulators(config, 0, simulator)
+    if members > 1 and not (simulator / "ensemble" / "ensemble.json").is_file():
+        fit_world_simulators(config, members, simulator)
     return config.run_dir
 
 
-def fit_world_ensemble(config: Any, members: int, folder: Path) -> None:
+def fit_world_simulators(config: Any, members: int, folder: Path) -> None:
+    """``members`` > 0: the ensemble on bootstrap resamples of the fitting sessions, in
+    ``folder/ensemble``; 0: the validation simulator, fitted on the held-out sessions
+    alone, in ``folder/validation`` (it judges policies on logs they were not fitted on)."""
     from fusionrank.retrieval.retriever import Retriever
     from fusionrank.seeding import int_seed
     from fusionrank.simulator.data import catalog_prices, load_fit_data, split_sessions
     from fusionrank.simulator.ensemble import fit_ensemble
+    from fusionrank.simulator.fitting import fit_simulator
 
     run = config.run_dir
     fitted = read_json(run / "simulator" / "fit.json")
     pages, catalog = load_fit_data(Path(fitted["logs"]), Path(fitted["catalog"]))
-    train = split_sessions(pages, fitted["held_out_fraction"]).train
+    split = split_sessions(pages, fitted["held_out_fraction"])
     retriever = Retriever.load(run / "retrieval")
+    prices = catalog_prices(catalog)
     started = time.perf_counter()
-    ensemble = fit_ensemble(
-        train,
-        retriever,
-        catalog_prices(catalog),
-        config.simulator,
-        members,
-        int_seed(config.seed, "simulator-ensemble"),
-    )
-    ensemble.save(folder)
+    if members == 0:
+        held_out = fit_simulator(split.held_out, retriever, prices, config.simulator)
+        held_out.save(folder / "validation")
+        logger.info("%s: validation simulator in %.0f s", run.name, time.perf_counter() - started)
+        return
+    seed = int_seed(config.seed, "simulator") + 1
+    ensemble = fit_ensemble(split.train, retriever, prices, config.simulator, members, seed)
+    ensemble.save(folder / "ensemble")
     logger.info(
         "%s: %d-member ensemble in %.0f s", run.name, members, time.perf_counter() - started
     )
@@ -194,7 +216,7 @@ def train_policy(run: Path, name: str, world: str, seed: int, cache: Path, out: 
     from fusionrank.simulator.ensemble import SimulatorEnsemble
 
     trainer, extra = POLICIES[name]
-    config, _ = world_config(world, cache, extra)
+    config, _ = world_config(world, cache, (*extra, *(PG_COMMON if "pg" in trainer else ())))
     components = load_components(run, config.envs)
     agent_seed, env_seed = int_seed(seed, "agent"), int_seed(seed, "env")
     started = time.perf_counter()
@@ -203,16 +225,24 @@ def train_policy(run: Path, name: str, world: str, seed: int, cache: Path, out: 
         envs = agent_envs(components, config.envs, kind, config.agents.n_envs, env_seed)
         train_ppo(envs, config.agents, agent_seed, out)
     else:
-        from fusionrank.agents.pgrank_train import train_pg_policy
+        from fusionrank.agents.pgrank_train import best_by_value, simulator_value, train_pg_policy
+        from fusionrank.simulator.user_simulator import UserSimulator
 
         members = None
         if trainer == "pg-ensemble":
             members = SimulatorEnsemble.load(run / "simulator" / "ensemble", components.retriever)
             members = list(members.members)
-        lambdamart = load_policy(run / "policies" / "lambdamart")
-        env_config = config.envs.model_copy(update={"reward_mode": "expected"})
+        held_out = UserSimulator.load(run / "simulator" / "validation", components.retriever)
+        supervised = [
+            load_policy(run / "policies" / b)
+            for b in ("lambdamart", "lambdamart-position")
+            if (run / "policies" / b).is_dir()
+        ]
+        validation = simulator_value(components, config.envs, [held_out])
+        base, values = best_by_value(supervised, components, validation)
+        logger.info("residual base: %s (validation values %s)", base.name, values)
         train_pg_policy(
-            components, env_config, config.agents, agent_seed, out, lambdamart, members, name
+            components, config.envs, config.agents, agent_seed, out, base, members, name
         )
     return time.perf_counter() - started
 
@@ -254,6 +284,7 @@ def summarize(result: Any) -> dict:
                 }
         if policy in result.predicted:
             row["predicted"] = result.predicted[policy].to_dict()
+        row["validation"] = result.validation.get(policy, float("nan"))
         out["policies"][policy] = row
     return out
 

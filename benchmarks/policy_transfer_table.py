@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-LEARNED_PREFIXES = ("ppo-", "pg-", "residual-")
+LEARNED_PREFIXES = ("ppo-", "pg-", "residual-", "belief-")
 TARGET_GAP = 0.5
 TARGET_LIFT_ERROR = 0.2
 TARGET_COVERAGE = 0.8
@@ -33,6 +33,7 @@ def policy_rows(seeds: dict[Any, dict]) -> dict[str, dict[str, Any]]:
         pred = [p.get("predicted") for p in per if p.get("predicted")]
         rows[name] = {
             "sim": _mean([p["sim"]["mean"] for p in per]),
+            "validation": _mean([p.get("validation", float("nan")) for p in per]),
             "truth": _mean([p["truth"]["mean"] for p in per]),
             "gap_closed": _mean([p["truth"].get("gap_closed") for p in per]),
             "sim_gap_closed": _mean([p["sim"].get("gap_closed") for p in per]),
@@ -58,16 +59,17 @@ def world_table(name: str, role: str, seeds: dict[Any, dict]) -> dict[str, Any]:
     tau = _mean([s["kendall_tau"] for s in seeds.values()])
     print(f"\n## {name} ({role} world; {len(seeds)} training seed(s); best supervised: {best})\n")
     header = (
-        "| policy | simulator | hidden users | gap closed"
+        "| policy | simulator | held-out sim | hidden users | gap closed"
         " | lift vs best supervised [95% CI per seed]"
         " | predicted lift | true lift | lift error | covered |"
     )
     print(header)
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 10)
     for policy, r in rows.items():
         cis = "; ".join(f"[{_pct(lo)}, {_pct(hi)}]" for lo, hi in r["vs_best_ci"]) or "–"
         print(
-            f"| {policy} | {r['sim']:.4f} | {r['truth']:.4f} | {_pct(r['gap_closed'])} "
+            f"| {policy} | {r['sim']:.4f} | {r['validation']:.4f} | {r['truth']:.4f} "
+            f"| {_pct(r['gap_closed'])} "
             f"| {_pct(r['vs_best'])} {cis} | {_pct(r['predicted'])} | {_pct(r['true_lift'])} "
             f"| {_pct(r['lift_error'])} | {r['covered']}/{r['n_pred']} |"
         )
@@ -79,8 +81,14 @@ def targets(world: dict[str, Any]) -> dict[str, Any]:
     """The issue's "Done when" checks on one world's rows."""
     rows = world["rows"]
     learned = {p: r for p, r in rows.items() if p.startswith(LEARNED_PREFIXES)}
-    # The best RL policy is chosen by its value in the fitted simulator, never the truth.
-    pick = max(learned, key=lambda p: learned[p]["sim"]) if learned else None
+
+    # The best RL policy is chosen by its value in the validation simulator (fitted on the
+    # held-out logs), else in the fitted simulator; never on the truth.
+    def score(p: str) -> float:
+        r = learned[p]
+        return r["validation"] if np.isfinite(r["validation"]) else r["sim"]
+
+    pick = max(learned, key=score) if learned else None
     real = {p: r for p, r in rows.items() if p != "oracle" and np.isfinite(r["lift_error"])}
     errors = [abs(r["lift_error"]) for r in real.values()]
     covered = sum(r["covered"] for r in real.values())

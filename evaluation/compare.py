@@ -72,6 +72,8 @@ class ComparisonResult:
         predicted: Policy -> the simulator's lift over the baseline beside the truth's.
         kendall_tau: World-free: tau between the simulated and true purchases of the
             policies but the oracle (NaN without a truth).
+        validation: Policy -> expected purchases per first query in a simulator fitted
+            on the held-out logs only (``runs/<name>/simulator/validation``), or empty.
     """
 
     policies: tuple[str, ...]
@@ -87,6 +89,7 @@ class ComparisonResult:
     vs_best: dict[str, dict[str, LiftResult]] = field(default_factory=dict)
     predicted: dict[str, PredictedLift] = field(default_factory=dict)
     kendall_tau: float = float("nan")
+    validation: dict[str, float] = field(default_factory=dict)
 
     def arm(self, world: str, policy: str) -> SessionMetrics:
         """The sessions of one policy in one world."""
@@ -121,6 +124,8 @@ class ComparisonResult:
                     }
                 if policy in self.predicted:
                     row["predicted_vs_true_lift"] = self.predicted[policy].to_dict()
+                if policy in self.validation:
+                    row["held_out_simulator_purchases"] = self.validation[policy]
                 rows.append(row)
         return rows
 
@@ -266,8 +271,8 @@ def _with_transfer(
 ) -> ComparisonResult:
     """Add the lifts over the best supervised ranker and the predicted-vs-true lifts."""
     labels = list(result.policies)
-    simulated = result.metrics[SIMULATOR]
-    best = best_supervised(labels, [p.kind for p in chosen], simulated)
+    validation = _validation_values(worlds, rankers, settings)
+    best = best_supervised(labels, [p.kind for p in chosen], result.metrics[SIMULATOR], validation)
     vs_best = {}
     if best is not None:
         for world, arms in result.metrics.items():
@@ -291,8 +296,30 @@ def _with_transfer(
         }
         tau = kendall_tau(means[SIMULATOR], means[TRUTH])
     return replace(
-        result, best_supervised=best, vs_best=vs_best, predicted=predicted, kendall_tau=tau
+        result,
+        best_supervised=best,
+        vs_best=vs_best,
+        predicted=predicted,
+        kendall_tau=tau,
+        validation=validation,
     )
+
+
+def _validation_values(
+    worlds: RunWorlds, rankers: dict[str, Any], settings: SessionSettings
+) -> dict[str, float]:
+    """Each policy's expected purchases in the held-out-logs simulator, if the run has one."""
+    from fusionrank.simulator.user_simulator import UserSimulator
+
+    folder = worlds.run_dir / "simulator" / "validation"
+    if not (folder / "simulator.json").is_file():
+        return {}
+    held_out = UserSimulator.load(folder, worlds.retriever)
+    texts = {q.query_id: q.text for q in worlds.queries}
+    values = member_values(
+        [held_out], rankers, worlds.sampler, texts, settings.slate_size, settings.max_pages
+    )
+    return {label: float(v[0]) for label, v in values.items()}
 
 
 def _ensemble_values(

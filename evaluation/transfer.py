@@ -3,8 +3,8 @@
 
 * **lift vs the best supervised ranker**: the paired lift in purchases per session over
   the best supervised ranker (LambdaMART with IPW or LightGBM's position-debiased
-  lambdarank, the better *in the fitted simulator*: the choice never reads the truth),
-  in every world, with its 95 % interval;
+  lambdarank, the better in a simulator fitted on the held-out logs, else in the fitted
+  simulator: the choice never reads the truth), in every world, with its 95 % interval;
 * **predicted vs true lift**: the simulator's relative lift over the logging policy
   beside the hidden truth's, the simulator's error ``(predicted - true) / true``, and the
   simulator's uncertainty about its prediction: with an ensemble of simulators fitted on
@@ -62,11 +62,18 @@ class PredictedLift:
 
 
 def best_supervised(
-    labels: Sequence[str], kinds: Sequence[str], simulated: Sequence[SessionMetrics]
+    labels: Sequence[str],
+    kinds: Sequence[str],
+    simulated: Sequence[SessionMetrics],
+    validation: Mapping[str, float] | None = None,
 ) -> str | None:
-    """The supervised ranker with the most purchases per session in the fitted simulator."""
+    """The supervised ranker with the most purchases in the held-out-logs simulator
+    (``validation``, when given), else in the fitted simulator's sessions."""
     candidates = [
-        (float(arm.purchases.mean()), label)
+        (
+            validation[label] if validation else float(arm.purchases.mean()),
+            label,
+        )
         for label, kind, arm in zip(labels, kinds, simulated, strict=True)
         if kind in SUPERVISED_KINDS
     ]
