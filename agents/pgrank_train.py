@@ -193,3 +193,49 @@ def best_by_value(
     values = {p.name: policy_value(p, components, value) for p in policies}
     best = max(policies, key=lambda p: values[p.name])
     return best, values
+
+
+def train_joint_policy(
+    components: EnvComponents,
+    env_config: EnvConfig,
+    config: AgentConfig,
+    seed: int,
+    out: Path | None = None,
+    members: Sequence[UserSimulator] | None = None,
+    name: str = "pg-joint",
+) -> PGTrained:
+    """Train per-query fusion and re-ranking jointly (:mod:`fusionrank.agents.pgjoint`)
+    over the components' pools, ``env_config.k`` candidates fused per query."""
+    from fusionrank.agents.pgjoint import JointRerankPolicy, JointTrainer
+
+    value = simulator_value(components, env_config, members)
+    trainer = JointTrainer(
+        components.pool,
+        components.query_features.astype(np.float32),
+        components.traffic.astype(np.float64),
+        value,
+        np.asarray(components.default_weights, dtype=np.float64),
+        config.pgrank,
+        config.network,
+        env_config.k,
+    )
+    result = trainer.train(seed)
+    policy = JointRerankPolicy(
+        trainer.fusion,
+        trainer.scorer,
+        name=name,
+        modality_names=tuple(components.pool.modality_names),
+        feature_names=tuple(components.candidates.feature_names),
+        query_feature_dim=components.query_features.shape[1],
+        config={"agent": "pg-joint", "pgrank": config.pgrank.model_dump(mode="json"), "seed": seed},
+        metrics={
+            "train_seconds": round(result.seconds, 2),
+            "simulator_value": result.kept_value,
+            "start_simulator_value": result.start_value,
+            "history": result.history,
+        },
+    )
+    if out is not None:
+        policy.save(out)
+    logger.info("%s: simulator value %.4f -> %.4f", name, result.start_value, result.kept_value)
+    return PGTrained(policy, result, out)

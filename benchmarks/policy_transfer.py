@@ -43,8 +43,9 @@ from fusionrank.io import read_json, write_json
 
 logger = logging.getLogger("policy_transfer")
 
-COMMON = ("retrieval.threads=1", "agents.torch_threads=1")
-"""Every world: one thread per library (the build machine's 2 cores are shared)."""
+COMMON = ("retrieval.threads=1",)
+"""Every world but the default: one retrieval thread (the build machine's 2 cores are
+shared); the default world keeps every default, so it is exactly ``fusionrank demo``'s."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ POLICIES: dict[str, tuple[str, tuple[str, ...]]] = {
         "pg",
         ("agents.pgrank.inputs=[lambdamart, beliefs]", "agents.pgrank.start=lambdamart"),
     ),
+    "pg-joint": ("pg-joint", ()),
     "belief-pessimistic": (
         "pg-ensemble",
         (
@@ -150,7 +152,8 @@ def world_config(name: str, cache: Path, extra: tuple[str, ...] = ()):
 
     world = WORLDS[name]
     overrides = [
-        *COMMON,
+        *(COMMON if name != "default" else ()),
+        "agents.torch_threads=1",
         *world.overrides,
         f"runs_dir={cache / 'runs'}",
         f"name={name}",
@@ -224,6 +227,10 @@ def train_policy(run: Path, name: str, world: str, seed: int, cache: Path, out: 
         kind = "rerank" if trainer == "ppo" else "fusion"
         envs = agent_envs(components, config.envs, kind, config.agents.n_envs, env_seed)
         train_ppo(envs, config.agents, agent_seed, out)
+    elif trainer == "pg-joint":
+        from fusionrank.agents.pgrank_train import train_joint_policy
+
+        train_joint_policy(components, config.envs, config.agents, agent_seed, out, None, name)
     else:
         from fusionrank.agents.pgrank_train import best_by_value, simulator_value, train_pg_policy
         from fusionrank.simulator.user_simulator import UserSimulator
@@ -247,16 +254,24 @@ def train_policy(run: Path, name: str, world: str, seed: int, cache: Path, out: 
     return time.perf_counter() - started
 
 
-def evaluate_seed(run: Path, seed_dir: Path, sessions: int, seed: int, policies) -> dict:
-    """Every baseline and the seed's learned policies on the same traffic."""
+def learned_folders(seed_dir: Path) -> list[str]:
+    """The learned policies trained for a seed so far (folder names, sorted)."""
+    if not seed_dir.is_dir():
+        return []
+    return sorted(p.name for p in seed_dir.iterdir() if (p / "policy.json").is_file())
+
+
+def evaluate_seed(run: Path, seed_dir: Path, sessions: int, seed: int) -> dict:
+    """Every baseline and every learned policy of the seed on the same traffic."""
     from fusionrank.evaluation.compare import compare_policies
 
     specs = [str(run / "policies" / b) for b in BASELINES if (run / "policies" / b).is_dir()]
-    specs += [str(seed_dir / p) for p in policies if (seed_dir / p / "policy.json").is_file()]
+    learned = learned_folders(seed_dir)
+    specs += [str(seed_dir / p) for p in learned]
     result = compare_policies(
         run, specs, sessions, 1000 + seed, out=seed_dir / "evaluation", truth=True
     )
-    return summarize(result)
+    return {**summarize(result), "learned": learned, "sessions": sessions}
 
 
 def summarize(result: Any) -> dict:
@@ -303,10 +318,12 @@ def run_world(name: str, args: argparse.Namespace, cache: Path) -> None:
             logger.info("%s seed %d: %s trained in %.0f s", name, seed, policy, seconds)
             write_json(seed_dir / f"{policy}.time.json", {"seconds": seconds})
         result_path = seed_dir / "result.json"
-        if not result_path.is_file():
-            write_json(
-                result_path, evaluate_seed(run, seed_dir, args.sessions, seed, args.policies)
-            )
+        done = read_json(result_path) if result_path.is_file() else {}
+        if (
+            done.get("learned") != learned_folders(seed_dir)
+            or done.get("sessions") != args.sessions
+        ):
+            write_json(result_path, evaluate_seed(run, seed_dir, args.sessions, seed))
 
 
 def main() -> None:

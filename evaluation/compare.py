@@ -285,7 +285,12 @@ def _with_transfer(
         for w, by_policy in result.lifts.items()
     }
     predicted = predicted_lifts(
-        by_metric[SIMULATOR], by_metric.get(TRUTH), members, result.baseline, config.alpha
+        by_metric[SIMULATOR],
+        by_metric.get(TRUTH),
+        members,
+        result.baseline,
+        config.alpha,
+        validation,
     )
     tau = float("nan")
     if TRUTH in result.metrics:

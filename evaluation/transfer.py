@@ -11,7 +11,13 @@
   bootstrap resamples of the logs (:mod:`fusionrank.simulator.ensemble`), each member's
   lift from the exact expected value of the policy's rankings on the logged traffic
   (first queries, up to ``max_pages`` pages), whose standard deviation ``s_e`` widens the
-  sampling interval: ``lift ± sqrt(h² + (z s_e)²)`` with ``h`` its half-width.
+  sampling interval, and the disagreement ``d`` between the fitted simulator's lift and
+  that of a simulator fitted on the held-out logs alone (the ``validation`` simulator,
+  whose errors are independent of the ones a policy trained in the fitted simulator
+  learned to exploit): ``lift ± sqrt(h² + (z s_e)² + d²)`` with ``h`` the sampling
+  interval's half-width. The bootstrap spread alone measures the noise of the logs but
+  not the optimiser's curse (a policy trained in a simulator is, in that simulator,
+  better than it is), which ``d`` does.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class PredictedLift:
         predicted_ci: Its interval, sampling and (with an ensemble) model spread.
         spread: Standard deviation of the lift across ensemble members (NaN without).
         member_lifts: Each member's lift.
+        held_out: Relative lift in the held-out-logs simulator (NaN without one).
         true: Relative lift on the hidden users (NaN without a truth).
         true_ci: Its bootstrap interval.
         error: ``(predicted - true) / true``.
@@ -52,6 +59,7 @@ class PredictedLift:
     predicted_ci: tuple[float, float]
     spread: float
     member_lifts: tuple[float, ...]
+    held_out: float
     true: float
     true_ci: tuple[float, float]
     error: float
@@ -140,8 +148,18 @@ def predicted_lifts(
     members: Mapping[str, np.ndarray] | None,
     baseline: str,
     alpha: float,
+    held_out: Mapping[str, float] | None = None,
 ) -> dict[str, PredictedLift]:
-    """:class:`PredictedLift` of every policy but the baseline (module docstring)."""
+    """:class:`PredictedLift` of every policy but the baseline (module docstring).
+
+    Args:
+        simulated: Policy -> its purchase lift over the baseline in the fitted simulator.
+        true: The same on the hidden users, or None.
+        members: Policy -> its value in each ensemble member (float64 (E,)), or None.
+        baseline: The baseline's label.
+        alpha: Two-sided level.
+        held_out: Policy -> its value in the held-out-logs simulator, or None.
+    """
     z = float(stats.norm.ppf(1 - alpha / 2))
     out = {}
     for label, lift in simulated.items():
@@ -154,6 +172,10 @@ def predicted_lifts(
             lifts = tuple(float(x) for x in ratio)
             spread = float(np.std(ratio, ddof=1)) if len(ratio) > 1 else 0.0
         width = float(np.hypot(half, z * spread)) if np.isfinite(spread) else half
+        other = float("nan")
+        if held_out and label in held_out and held_out.get(baseline, 0) > 0:
+            other = held_out[label] / held_out[baseline] - 1.0
+            width = widen(width, lift.relative, other)
         ci = (lift.relative - width, lift.relative + width)
         truth = true.get(label) if true is not None else None
         t = truth.relative if truth is not None else float("nan")
@@ -164,12 +186,18 @@ def predicted_lifts(
             predicted_ci=ci,
             spread=spread,
             member_lifts=lifts,
+            held_out=other,
             true=t,
             true_ci=(float(t_ci[0]), float(t_ci[1])),
             error=float(error),
             covered=bool(truth is not None and ci[0] <= t <= ci[1]),
         )
     return out
+
+
+def widen(width: float, predicted: float, held_out: float) -> float:
+    """``sqrt(width² + d²)`` with ``d = predicted - held_out`` (module docstring)."""
+    return float(np.hypot(width, predicted - held_out))
 
 
 def kendall_tau(simulated: Mapping[str, float], true: Mapping[str, float]) -> float:
