@@ -177,8 +177,8 @@ def _step(
     ranked = ranked_items(problem.items[rows], problem.mask[rows], order.numpy(), depth)
     n_samples, batch = order.shape[:2]
     tiled = np.tile(rows, n_samples)
-    reward = value(tiled, ranked.reshape(n_samples * batch, depth), config.pessimism)
-    reward = torch.from_numpy(reward.reshape(n_samples, batch)).float()
+    values = value(tiled, ranked.reshape(n_samples * batch, depth), config.pessimism)
+    reward = torch.from_numpy(values.reshape(n_samples, batch)).float()
     baseline = (reward.sum(0, keepdim=True) - reward) / (n_samples - 1)
     advantage = reward - baseline
     advantage = advantage / advantage.std().clamp(min=1e-8)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,7 +113,7 @@ class BeliefTable:
 
     def save(self, path: Path) -> None:
         """Write the table and the feature models' states to one ``.npz`` file."""
-        arrays = {
+        arrays: dict[str, Any] = {
             "query_texts": self.query_texts.astype(str),
             "keys": self.keys,
             "value": self.value,

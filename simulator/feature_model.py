@@ -135,7 +135,7 @@ class BoostedFeatureModel:
         learning_rate: float = 0.05,
         min_child_weight: float = 20.0,
     ) -> None:
-        self.params = {
+        self.params: dict[str, float] = {
             "n_estimators": int(n_estimators),
             "num_leaves": int(num_leaves),
             "learning_rate": float(learning_rate),
@@ -176,7 +176,7 @@ class BoostedFeatureModel:
         }
         keep = weights > 0
         data = lgb.Dataset(x[keep], targets[keep], weight=weights[keep])
-        self.booster = lgb.train(params, data, num_boost_round=self.params["n_estimators"])
+        self.booster = lgb.train(params, data, num_boost_round=int(self.params["n_estimators"]))
         return self
 
     def predict(self, features: np.ndarray) -> np.ndarray:

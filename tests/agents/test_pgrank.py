@@ -102,3 +102,30 @@ def test_augmented_policy_reads_lambdamart_and_beliefs_and_round_trips(
     extended = loaded.extended(batch)
     evidence = extended[..., -1][batch.mask]
     assert (evidence > 0).any() and (evidence >= 0).all()
+
+
+@pytest.mark.slow
+def test_joint_fusion_and_rerank_training_improves_and_round_trips(
+    env_components: EnvComponents, tmp_path
+) -> None:
+    from fusionrank.agents.pgjoint import JointRerankPolicy
+    from fusionrank.agents.pgrank_train import train_joint_policy
+
+    config = AgentConfig(
+        network=NetworkConfig(hidden=8, fusion_hidden=(8,)),
+        pgrank=PGRankConfig(iterations=30, queries_per_step=32, samples=8, eval_every=10),
+    )
+    env_config = env_components.config.model_copy(update={"reward_mode": "expected"})
+    trained = train_joint_policy(env_components, env_config, config, 2, tmp_path / "joint")
+    history = trained.result.history
+    assert trained.result.kept_value > history[0]["value"], history
+    loaded = load_policy(tmp_path / "joint")
+    assert isinstance(loaded, JointRerankPolicy)
+    queries = list(env_components.pool.queries[:6])
+    qf = env_components.retriever.query_features(queries)
+    weights = loaded.fusion_weights(queries, qf)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(weights, trained.policy.fusion_weights(queries, qf))
+    a = rank_candidates(loaded, env_components.retriever, queries, 10)[1]
+    b = rank_candidates(trained.policy, env_components.retriever, queries, 10)[1]
+    np.testing.assert_array_equal(a, b)

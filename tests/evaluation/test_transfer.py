@@ -58,3 +58,18 @@ def test_kendall_tau_counts_concordant_pairs() -> None:
     # One swapped pair of six: (5 - 1) / 6.
     assert kendall_tau(simulated, {"a": 10, "b": 30, "c": 20, "d": 40}) == pytest.approx(4 / 6)
     assert np.isnan(kendall_tau({"a": 1.0}, {"a": 1.0}))
+
+
+def test_held_out_disagreement_widens_the_interval() -> None:
+    from fusionrank.evaluation.transfer import widen
+
+    # sqrt(0.03² + (0.48 - 0.44)²) = 0.05
+    assert widen(0.03, 0.48, 0.44) == pytest.approx(0.05)
+    rng = np.random.default_rng(2)
+    base = rng.binomial(1, 0.2, 5_000).astype(float)
+    simulated = {"p": _lift(base, np.maximum(base, rng.binomial(1, 0.1, 5_000)))}
+    held_out = {"logging": 0.2, "p": 0.2}  # the held-out simulator sees no lift at all
+    plain = predicted_lifts(simulated, None, None, "logging", 0.05)["p"]
+    wide = predicted_lifts(simulated, None, None, "logging", 0.05, held_out)["p"]
+    assert wide.held_out == 0.0 and np.isnan(plain.held_out)
+    assert wide.predicted_ci[0] <= 0.0 < plain.predicted_ci[0]
