@@ -172,42 +172,33 @@ def prepare_world(name: str, cache: Path, members: int) -> Path:
     call.run.save_config(config)
     wanted = ("world", "clip", "index", "simulator", "baselines")
     run_stages(call, tuple(s for s in STAGES if s.name in wanted))
-    simulator = config.run_dir / "simulator"
-    if not (simulator / "validation" / "simulator.json").is_file():
-        fit_world_simulators(config, 0, simulator)
-    if members > 1 and not (simulator / "ensemble" / "ensemble.json").is_file():
-        fit_world_simulators(config, members, simulator)
+    folder = config.run_dir / "simulator"
+    missing = not (folder / "validation" / "simulator.json").is_file() or (
+        members > 1 and not (folder / "ensemble" / "ensemble.json").is_file()
+    )
+    if missing:
+        fit_world_companions(config, members, folder)
     return config.run_dir
 
 
-def fit_world_simulators(config: Any, members: int, folder: Path) -> None:
-    """``members`` > 0: the ensemble on bootstrap resamples of the fitting sessions, in
-    ``folder/ensemble``; 0: the validation simulator, fitted on the held-out sessions
-    alone, in ``folder/validation`` (it judges policies on logs they were not fitted on)."""
+def fit_world_companions(config: Any, members: int, folder: Path) -> None:
+    """The validation simulator (held-out sessions) and the bootstrap ensemble
+    (:func:`fusionrank.simulator.ensemble.fit_companions`) beside the fitted simulator."""
     from fusionrank.retrieval.retriever import Retriever
     from fusionrank.seeding import int_seed
     from fusionrank.simulator.data import catalog_prices, load_fit_data, split_sessions
-    from fusionrank.simulator.ensemble import fit_ensemble
-    from fusionrank.simulator.fitting import fit_simulator
+    from fusionrank.simulator.ensemble import fit_companions
 
-    run = config.run_dir
-    fitted = read_json(run / "simulator" / "fit.json")
+    fitted = read_json(folder / "fit.json")
     pages, catalog = load_fit_data(Path(fitted["logs"]), Path(fitted["catalog"]))
     split = split_sessions(pages, fitted["held_out_fraction"])
-    retriever = Retriever.load(run / "retrieval")
-    prices = catalog_prices(catalog)
-    started = time.perf_counter()
-    if members == 0:
-        held_out = fit_simulator(split.held_out, retriever, prices, config.simulator)
-        held_out.save(folder / "validation")
-        logger.info("%s: validation simulator in %.0f s", run.name, time.perf_counter() - started)
-        return
+    retriever = Retriever.load(config.run_dir / "retrieval")
     seed = int_seed(config.seed, "simulator") + 1
-    ensemble = fit_ensemble(split.train, retriever, prices, config.simulator, members, seed)
-    ensemble.save(folder / "ensemble")
-    logger.info(
-        "%s: %d-member ensemble in %.0f s", run.name, members, time.perf_counter() - started
-    )
+    seconds = fit_companions(
+        split.train, split.held_out, retriever, catalog_prices(catalog), config.simulator,
+        members, seed, folder,
+    )  # fmt: skip
+    logger.info("%s: companions fitted %s", config.run_dir.name, seconds)
 
 
 def train_policy(run: Path, name: str, world: str, seed: int, cache: Path, out: Path) -> float:
