@@ -114,3 +114,42 @@ def fit_ensemble(
         members.append(fit_simulator(data, featurizer, prices, config))
         logger.info("ensemble: member %d of %d fitted", e + 1, n_members)
     return SimulatorEnsemble(tuple(members), resample, seed)
+
+
+VALIDATION_DIR = "validation"
+ENSEMBLE_DIR = "ensemble"
+
+
+def fit_companions(
+    train: LoggedPages,
+    held_out: LoggedPages,
+    featurizer: PairFeaturizer | None,
+    prices: np.ndarray | None,
+    config: SimulatorConfig,
+    n_members: int,
+    seed: int,
+    folder: Path,
+) -> dict[str, float]:
+    """Fit and save the fitted simulator's two companions beside it in ``folder``
+    (``runs/<name>/simulator/``):
+
+    * ``validation/``: a simulator fitted on the held-out sessions alone, which judges
+      policies (and picks the best supervised ranker) on logs they were not fitted on;
+    * ``ensemble/``: ``n_members`` simulators on bootstrap resamples of ``train``, whose
+      spread is the simulator's uncertainty (none when ``n_members`` < 2).
+
+    Returns:
+        Seconds each took, by folder name.
+    """
+    import time
+
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    if len(held_out):
+        fit_simulator(held_out, featurizer, prices, config).save(folder / VALIDATION_DIR)
+        seconds[VALIDATION_DIR] = time.perf_counter() - started
+    if n_members > 1:
+        started = time.perf_counter()
+        fit_ensemble(train, featurizer, prices, config, n_members, seed).save(folder / ENSEMBLE_DIR)
+        seconds[ENSEMBLE_DIR] = time.perf_counter() - started
+    return seconds
