@@ -37,6 +37,56 @@ class NetworkConfig(BaseModel):
         return self
 
 
+class PGRankConfig(BaseModel):
+    """Plackett-Luce policy gradient in the fitted simulator (``fusionrank.agents.pgrank``).
+
+    Each step draws ``queries_per_step`` queries by their logged traffic, ``samples``
+    rankings of each from the Plackett-Luce policy, values every ranking exactly in the
+    simulator (ensemble: ``mean - pessimism * std``), and follows REINFORCE with the other
+    samples of the query as the baseline.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    iterations: int = Field(300, ge=1, le=1_000_000, description="Gradient steps.")
+    queries_per_step: int = Field(64, ge=1, le=100_000)
+    samples: int = Field(8, ge=2, le=1024, description="Rankings drawn per query and step.")
+    learning_rate: float = Field(3e-3, gt=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    init_scale: float = Field(
+        2.0, gt=0, description="Initial score = init_scale * the standardised start feature."
+    )
+    inputs: list[Literal["lambdamart", "beliefs"]] = Field(
+        default_factory=list,
+        description="Extra candidate columns: the saved LambdaMART's score, the fitted "
+        "simulator's beliefs (sim_value, sim_evidence) about each pair.",
+    )
+    start: Literal["default", "lambdamart", "beliefs"] = Field(
+        "default",
+        description="The initial order: the fused score, LambdaMART's score (residual RL) "
+        "or the simulator's sim_value; the last two must be among the inputs.",
+    )
+    pessimism: float = Field(
+        0.0, ge=0, description="k of the ensemble's mean - k * std reward (0: the mean)."
+    )
+    depth: int | None = Field(
+        None, ge=1, le=10_000, description="Ranked positions valued; default slate * pages."
+    )
+    eval_every: int = Field(50, ge=1, description="Steps between simulator evaluations.")
+    select: Literal["best", "last"] = Field(
+        "best", description="Keep the evaluation with the best simulator value, or the last."
+    )
+
+    @model_validator(mode="after")
+    def _start_is_an_input(self) -> PGRankConfig:
+        if self.start != "default" and self.start not in self.inputs:
+            raise ValueError(
+                f"agents.pgrank.start={self.start} needs {self.start!r} in agents.pgrank."
+                f"inputs (got {self.inputs}); add it or start from the default order"
+            )
+        return self
+
+
 class AgentConfig(BaseModel):
     """PPO settings shared by every env; ``total_steps`` counts env steps (result pages)."""
 
@@ -63,6 +113,7 @@ class AgentConfig(BaseModel):
     max_grad_norm: float = Field(0.5, gt=0)
     normalize_reward: bool = True
     network: NetworkConfig = NetworkConfig()
+    pgrank: PGRankConfig = PGRankConfig()
     eval_every: int = Field(20_000, ge=1, description="env steps between evaluations")
     eval_pages: int = Field(4096, ge=1, description="held-out result pages per evaluation")
     checkpoint_every: int = Field(50_000, ge=1)

@@ -267,3 +267,9 @@ def expect_kind(policy: Policy, kind: str, source: str | Path) -> None:
             f"{kind!r} policy: pass the folder of one, or train it with "
             f"`fusionrank train --env {kind.removeprefix('ppo-')}`"
         )
+
+
+# The PG-Rank policies subclass PPORerankPolicy; importing them here registers their kinds
+# for load_policy, which imports this module on demand.
+from fusionrank.agents import pgjoint as _pgjoint  # noqa: E402, F401
+from fusionrank.agents import rl_policies as _rl_policies  # noqa: E402, F401

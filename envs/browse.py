@@ -3,6 +3,15 @@
 A ranking is shown ``slate_size`` results a page. After a page on which the user did not
 stop (buy or be satisfied) the simulator's session model decides whether they open the
 next page; the bandit envs do not reformulate (a user who would reword leaves).
+
+:func:`browse` samples one user per ranking; :func:`expected_browse` gives the exact mean
+of the same process (``envs.reward_mode = "expected"``)::
+
+    E[total] = sum_p reach_p * E[outcome on page p],
+    reach_0 = 1,  reach_{p+1} = reach_p * (1 - P(stop on page p)) * p_next * [page p+1 exists]
+
+which removes the Bernoulli noise of the users from the reward (the policy's own
+exploration is then its only noise).
 """
 
 from __future__ import annotations
@@ -12,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusionrank.envs.components import EnvComponents
+from fusionrank.envs.config import EnvConfig
+from fusionrank.simulator.user_simulator import UserSimulator
 from fusionrank.types import PAD
 
 OUTCOMES = ("clicks", "purchases", "revenue", "pages")
@@ -116,4 +127,43 @@ def browse(
         live = live[keep]
         if live.size == 0:
             break
+    return PageOutcomes(*totals)
+
+
+def expected_browse(
+    simulator: UserSimulator, sim_query: np.ndarray, ranked: np.ndarray, config: EnvConfig
+) -> PageOutcomes:
+    """The exact expectation of :func:`browse` (module docstring); ``pages`` is the
+    expected number of pages seen.
+
+    Args:
+        simulator: The users.
+        sim_query: int64, shape (B,): each ranking's query index in the simulator.
+        ranked: int64, shape (B, R): item indices best first, ``PAD`` after the last.
+        config: Slate size and pages.
+    """
+    n = ranked.shape[0]
+    totals = np.zeros((4, n))
+    reach = np.ones(n)
+    page = np.zeros(n, dtype=np.int64)
+    p_next = simulator.session.p_next
+    for number in range(config.max_pages):
+        live = np.flatnonzero(reach > 0)
+        if live.size == 0:
+            break
+        items = page_items(ranked[live], page[live], config.slate_size)
+        expected, stopped = simulator.expected_page_index(sim_query[live], items)
+        at = reach[live]
+        totals[:, live] += at * np.stack(
+            [
+                expected.clicks.sum(axis=1),
+                expected.purchases.sum(axis=1),
+                expected.revenue.sum(axis=1),
+                np.ones(live.size),
+            ]
+        )
+        after = page_items(ranked[live], page[live] + 1, 1)[:, 0]
+        can_page = (number + 1 < config.max_pages) & (after >= 0)
+        reach[live] = at * (1.0 - stopped) * np.where(can_page, p_next, 0.0)
+        page[live] += 1
     return PageOutcomes(*totals)

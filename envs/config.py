@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RewardName = Literal["purchases", "revenue", "clicks", "mix"]
+RewardMode = Literal["sampled", "expected"]
 EnvKind = Literal["fusion", "rerank", "session"]
 
 
@@ -35,6 +36,11 @@ class EnvConfig(BaseModel):
         "purchases", description="purchases, revenue, clicks, or mix (weights in envs.mix)."
     )
     mix: RewardMix = RewardMix()
+    reward_mode: RewardMode = Field(
+        "sampled",
+        description="sampled: one simulated user per step; expected: the exact mean over users"
+        " (fusion and re-rank envs).",
+    )
     k: int = Field(50, ge=1, le=10_000, description="Candidate slots K of the re-rank envs.")
     slate_size: int = Field(10, ge=1, le=1000, description="Results per page L.")
     max_pages: int = Field(3, ge=1, le=100, description="Result pages a user may open per query.")

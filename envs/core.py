@@ -14,7 +14,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from fusionrank.envs.browse import OUTCOMES, PageOutcomes, browse, rank_slots, ranked_items
+from fusionrank.envs.browse import (
+    OUTCOMES,
+    PageOutcomes,
+    browse,
+    expected_browse,
+    rank_slots,
+    ranked_items,
+)
 from fusionrank.envs.components import EnvComponents
 from fusionrank.envs.layout import RerankLayout
 from fusionrank.retrieval.pool import FUSED_SCORE, fuse
@@ -121,7 +128,14 @@ class BanditCore(Core):
     def step(self, actions: np.ndarray) -> StepResult:
         actions = self.check_actions(actions)
         final_obs = self.obs
-        outcomes = browse(self.components, self.rows, self.ranking(actions), self.rng)
+        ranked = self.ranking(actions)
+        if self.config.reward_mode == "expected":
+            parts = self.components
+            outcomes = expected_browse(
+                parts.simulator, parts.sim_query[self.rows], ranked, self.config
+            )
+        else:
+            outcomes = browse(self.components, self.rows, ranked, self.rng)
         done = np.ones(self.n, dtype=bool)
         self._start(done)
         self.obs = self.observe()

@@ -8,7 +8,10 @@ and, for ShopWorld, on the hidden users. Per world and policy:
 * the paired lift over the logging baseline (normal and bootstrap intervals, p-value);
 * the share of the logging-to-oracle gap the policy closes,
   ``(mean_policy - mean_logging) / (mean_oracle - mean_logging)`` (ShopWorld only; NaN
-  when the oracle does not beat the logging baseline).
+  when the oracle does not beat the logging baseline);
+* the paired purchase lift over the best supervised ranker, and the simulator's predicted
+  lift beside the true one with its uncertainty (:mod:`fusionrank.evaluation.transfer`;
+  the spread needs ``runs/<name>/simulator/ensemble``).
 
 ```
 runs/<name>/evaluation/compare.html   the table, lift bars and means with intervals
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +31,12 @@ import numpy as np
 from scipy import stats
 
 from fusionrank.evaluation.ab import SessionMetrics, SessionSettings, simulate_arms
+from fusionrank.evaluation.compare_transfer import with_transfer
 from fusionrank.evaluation.config import EvaluationConfig
 from fusionrank.evaluation.context import RunWorlds, load_run_worlds
 from fusionrank.evaluation.policies import policy_ranker, resolve_policy
 from fusionrank.evaluation.stats import LiftResult, paired_lifts
+from fusionrank.evaluation.transfer import PredictedLift
 from fusionrank.runs import RunFolder
 
 if TYPE_CHECKING:
@@ -57,6 +62,13 @@ class ComparisonResult:
         gap_closed: World -> policy -> metric -> share of the baseline-to-oracle gap.
         alpha: Two-sided level of every interval.
         report: The HTML report's path (None until written).
+        best_supervised: The supervised ranker with the most simulated purchases, or None.
+        vs_best: World -> policy -> purchase lift over ``best_supervised``.
+        predicted: Policy -> the simulator's lift over the baseline beside the truth's.
+        kendall_tau: World-free: tau between the simulated and true purchases of the
+            policies but the oracle (NaN without a truth).
+        validation: Policy -> expected purchases per first query in a simulator fitted
+            on the held-out logs only (``runs/<name>/simulator/validation``), or empty.
     """
 
     policies: tuple[str, ...]
@@ -68,6 +80,11 @@ class ComparisonResult:
     gap_closed: dict[str, dict[str, dict[str, float]]]
     alpha: float
     report: Path | None = None
+    best_supervised: str | None = None
+    vs_best: dict[str, dict[str, LiftResult]] = field(default_factory=dict)
+    predicted: dict[str, PredictedLift] = field(default_factory=dict)
+    kendall_tau: float = float("nan")
+    validation: dict[str, float] = field(default_factory=dict)
 
     def arm(self, world: str, policy: str) -> SessionMetrics:
         """The sessions of one policy in one world."""
@@ -95,6 +112,15 @@ class ComparisonResult:
                         lift = self.lift(world, policy, metric)
                         row[metric]["lift"] = lift.to_dict()
                 row["gap_closed"] = self.gap_closed[world].get(policy, {})
+                if policy in self.vs_best.get(world, {}):
+                    row["vs_best_supervised"] = {
+                        "reference": self.best_supervised,
+                        **self.vs_best[world][policy].to_dict(),
+                    }
+                if policy in self.predicted:
+                    row["predicted_vs_true_lift"] = self.predicted[policy].to_dict()
+                if policy in self.validation:
+                    row["held_out_simulator_purchases"] = self.validation[policy]
                 rows.append(row)
         return rows
 
@@ -153,6 +179,31 @@ def _gap(
     return out
 
 
+def _lifts(
+    arms: Sequence[SessionMetrics],
+    labels: Sequence[str],
+    baseline: str,
+    config: EvaluationConfig,
+    rng: np.random.Generator,
+) -> dict[str, tuple[LiftResult, ...]]:
+    """Each arm's paired lifts over the baseline's, metric by metric."""
+    base = arms[labels.index(baseline)]
+    names = base.names
+    return {
+        label: paired_lifts(
+            base.matrix(names),
+            arm.matrix(names),
+            names,
+            alpha=config.alpha,
+            power=config.power,
+            n_bootstrap=config.n_bootstrap,
+            rng=rng,
+        )
+        for label, arm in zip(labels, arms, strict=True)
+        if label != baseline
+    }
+
+
 def compare_policies(
     run: RunFolder | str | Path,
     policies: Sequence[str | Path] | None = None,
@@ -162,6 +213,7 @@ def compare_policies(
     config: EvaluationConfig | None = None,
     truth: bool = True,
     out: str | Path | None = None,
+    ensemble: str | Path | None = None,
 ) -> ComparisonResult:
     """Simulate every policy on the same traffic and write ``compare.html`` / ``.json``.
 
@@ -175,6 +227,8 @@ def compare_policies(
         config: The evaluation settings (default: the defaults).
         truth: Also run on ShopWorld's hidden users.
         out: Report folder (default the run's ``evaluation/``).
+        ensemble: A simulator ensemble folder for the predicted lifts' spread (default
+            the run's ``simulator/ensemble/`` when it exists).
 
     Returns:
         The :class:`ComparisonResult`, with ``report`` set to the HTML path.
@@ -187,7 +241,7 @@ def compare_policies(
     labels, chosen, baseline, oracle = _policies(worlds, policies)
     depth = settings.slate_size * settings.max_pages
     rankers = [policy_ranker(p, worlds.retriever, worlds.queries, depth) for p in chosen]
-    sim_seed, boot_seed = np.random.SeedSequence(seed).spawn(2)
+    sim_seed, boot_seed, transfer_seed = np.random.SeedSequence(seed).spawn(3)
     boot = np.random.default_rng(boot_seed)
     metrics, lifts, gaps = {}, {}, {}
     for world, users in worlds.users.items():
@@ -195,25 +249,15 @@ def compare_policies(
             users, worlds.sampler, rankers, n, sim_seed, settings, worlds.reformulate, worlds.judge
         )
         metrics[world] = arms
-        base = arms[labels.index(baseline)]
-        names = base.names
-        lifts[world] = {
-            label: paired_lifts(
-                base.matrix(names),
-                arm.matrix(names),
-                names,
-                alpha=config.alpha,
-                power=config.power,
-                n_bootstrap=config.n_bootstrap,
-                rng=boot,
-            )
-            for label, arm in zip(labels, arms, strict=True)
-            if label != baseline
-        }
+        lifts[world] = _lifts(arms, labels, baseline, config, boot)
         gaps[world] = _gap(arms, labels, baseline, oracle)
     result = ComparisonResult(
         tuple(labels), baseline, oracle, n, metrics, lifts, gaps, config.alpha
     )
+    result = with_transfer(
+        result, worlds, chosen, dict(zip(labels, rankers, strict=True)), settings, config,
+        np.random.default_rng(transfer_seed), ensemble,
+    )  # fmt: skip
     from fusionrank.evaluation.compare_report import write_comparison
 
     path = write_comparison(result, Path(out) if out else run.evaluation.path)

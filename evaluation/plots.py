@@ -226,3 +226,53 @@ def error_bars(
         for name, panels_ in table.items()
     }
     return fig, data
+
+
+def predicted_vs_true(
+    points: Mapping[str, Mapping[str, Any]],
+    title: str = "Predicted vs true lift over the logging policy",
+) -> FigureData:
+    """The simulator's predicted lift against the true one, one point per policy.
+
+    Args:
+        points: Policy -> ``PredictedLift.to_dict()`` fields: ``predicted``,
+            ``predicted_ci`` (the simulator's interval with its ensemble spread: vertical
+            bars), ``true`` and ``true_ci`` (horizontal bars). Relative lifts, e.g. 0.2.
+
+    A point on the ``y = x`` line is a prediction the hidden users confirmed; above it the
+    simulator promised more than the users gave.
+    """
+    fig, ax = plt.subplots(figsize=(5.6, 5.2))
+    data: dict[str, Any] = {}
+    lows, highs = [0.0], [0.0]
+    for i, (label, point) in enumerate(points.items()):
+        x, y = 100 * float(point["true"]), 100 * float(point["predicted"])
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        x_ci = [100 * float(v) for v in point["true_ci"]]
+        y_ci = [100 * float(v) for v in point["predicted_ci"]]
+        colour = COLOURS[i % len(COLOURS)]
+        ax.errorbar(
+            [x],
+            [y],
+            xerr=[[x - x_ci[0]], [x_ci[1] - x]],
+            yerr=[[y - y_ci[0]], [y_ci[1] - y]],
+            fmt="o",
+            color=colour,
+            capsize=3,
+            label=label,
+        )
+        lows += [x_ci[0], y_ci[0]]
+        highs += [x_ci[1], y_ci[1]]
+        data[label] = {"true_pct": x, "true_ci_pct": x_ci, "predicted_pct": y, "ci_pct": y_ci}
+    low, high = min(lows), max(highs)
+    pad = 0.05 * (high - low or 1.0)
+    ax.plot([low - pad, high + pad], [low - pad, high + pad], color="grey", linestyle="--")
+    ax.set_xlim(low - pad, high + pad)
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_xlabel("true lift on the hidden users (%), 95 % interval")
+    ax.set_ylabel("fitted simulator's predicted lift (%), with its uncertainty")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig, data

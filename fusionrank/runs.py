@@ -119,6 +119,16 @@ class SimulatorFolder:
     def report_html(self) -> Path:
         return self.report / "report.html"
 
+    @property
+    def validation(self) -> Path:
+        """A simulator fitted on the held-out sessions alone; it judges policies."""
+        return self.path / "validation"
+
+    @property
+    def ensemble(self) -> Path:
+        """Simulators fitted on bootstrap resamples of the logs: the spread of a verdict."""
+        return self.path / "ensemble"
+
 
 @dataclass(frozen=True)
 class PolicyFolders:

@@ -38,6 +38,14 @@ class SimulatorConfig(BaseModel):
     feature_regularization: float = Field(
         1.0, gt=0, description="C of the feature models' logistic regressions."
     )
+    feature_model: Literal["logistic", "lightgbm"] = Field(
+        "logistic",
+        description="Model of pair parameters from pair features (pairs the logs never "
+        "showed): logistic regression, or LightGBM trees (cross-entropy).",
+    )
+    feature_trees: int = Field(
+        100, ge=1, le=10_000, description="Boosting rounds of the lightgbm feature model."
+    )
     held_out_fraction: float = Field(
         0.25, ge=0, lt=1, description="Latest share of sessions kept out of fitting."
     )

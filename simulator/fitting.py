@@ -23,7 +23,7 @@ from fusionrank.protocols import PairFeaturizer
 from fusionrank.simulator.click_models import PairClickModel, make_click_model
 from fusionrank.simulator.click_models.base import PairTable, check_pages
 from fusionrank.simulator.config import SimulatorConfig
-from fusionrank.simulator.feature_model import FeatureModel
+from fusionrank.simulator.feature_model import AnyFeatureModel, make_feature_model
 from fusionrank.simulator.purchase import PurchaseModel
 from fusionrank.simulator.session import SessionModel, session_outcomes
 from fusionrank.simulator.user_simulator import UserSimulator
@@ -99,6 +99,9 @@ def fit_simulator(
             counts[1],
             config.purchase_blend_strength,
             config.feature_regularization,
+            make_feature_model(
+                config.feature_model, config.feature_regularization, config.feature_trees
+            ),
         )
     simulator = UserSimulator(
         click_model=model,
@@ -126,7 +129,7 @@ def fit_simulator(
 
 def fit_click_model(
     pages: LoggedPages, features: np.ndarray, config: SimulatorConfig
-) -> tuple[PairClickModel, dict[str, FeatureModel]]:
+) -> tuple[PairClickModel, dict[str, AnyFeatureModel]]:
     """Steps 1 and 2 of the module docstring: the click model, refitted under the feature
     models' prior, and the feature models (float64 features (P, F) of the pages' pairs)."""
     model = make_click_model(
@@ -134,11 +137,11 @@ def fit_click_model(
     )
     model.fit(pages)
 
-    def feature_models() -> dict[str, FeatureModel]:
+    def feature_models() -> dict[str, AnyFeatureModel]:
         return {
-            name: FeatureModel(config.feature_regularization).fit(
-                features, model.pair_values[name], model.pair_weights[name]
-            )
+            name: make_feature_model(
+                config.feature_model, config.feature_regularization, config.feature_trees
+            ).fit(features, model.pair_values[name], model.pair_weights[name])
             for name in model.pair_param_names
         }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusionrank.simulator.feature_model import FeatureModel, blend
+from fusionrank.simulator.feature_model import AnyFeatureModel, FeatureModel, blend
 
 
 class PurchaseModel:
@@ -20,7 +20,7 @@ class PurchaseModel:
         strength: ``m``.
     """
 
-    def __init__(self, feature_model: FeatureModel | None, strength: float) -> None:
+    def __init__(self, feature_model: AnyFeatureModel | None, strength: float) -> None:
         self.feature_model = feature_model
         self.strength = float(strength)
 
@@ -36,6 +36,7 @@ class PurchaseModel:
         purchases: np.ndarray,
         strength: float,
         regularization: float = 1.0,
+        model: AnyFeatureModel | None = None,
     ) -> PurchaseModel:
         """Fit ``f`` on the pairs with clicks.
 
@@ -44,14 +45,15 @@ class PurchaseModel:
             clicks, purchases: float64, shape (P,): each pair's counts in the logs.
             strength: ``m``.
             regularization: The feature model's ``C``.
+            model: An unfitted feature model to use (default: a logistic one).
         """
         clicked = clicks > 0
         if purchases.sum() == 0 or not clicked.any():
             return cls(None, strength)
-        model = FeatureModel(regularization).fit(
+        fitted = (model or FeatureModel(regularization)).fit(
             features[clicked], purchases[clicked] / clicks[clicked], clicks[clicked]
         )
-        return cls(model, strength)
+        return cls(fitted, strength)
 
     def probs(self, features: np.ndarray, clicks: np.ndarray, purchases: np.ndarray):
         """float64 b per pair, for features (..., F) and the pairs' counts (...)."""

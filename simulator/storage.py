@@ -20,7 +20,7 @@ from fusionrank.io import atomic_dir, atomic_path, write_json
 from fusionrank.protocols import PairFeaturizer
 from fusionrank.simulator.click_models import CLICK_MODELS
 from fusionrank.simulator.config import SimulatorConfig
-from fusionrank.simulator.feature_model import FeatureModel
+from fusionrank.simulator.feature_model import feature_model_from_state
 from fusionrank.simulator.purchase import PurchaseModel
 from fusionrank.simulator.session import SessionModel
 
@@ -91,12 +91,12 @@ def load_simulator(folder: Path, featurizer: PairFeaturizer | None) -> UserSimul
         arrays = {key: data[key] for key in data.files}
     click_model = CLICK_MODELS[meta["click_model"]].load(folder / "click_model")
     feature_models = {
-        name: FeatureModel.from_state(_state(arrays, f"feature.{name}."))
+        name: feature_model_from_state(_state(arrays, f"feature.{name}."))
         for name in click_model.pair_param_names
     }
     purchase_state = _state(arrays, "purchase.")
     purchase = PurchaseModel(
-        FeatureModel.from_state(purchase_state) if purchase_state else None,
+        feature_model_from_state(purchase_state) if purchase_state else None,
         meta["purchase_strength"],
     )
     return UserSimulator(

@@ -29,7 +29,7 @@ from fusionrank.simulator.click_models.base import (
 )
 from fusionrank.simulator.click_models.pages import Page, TruncatedPage
 from fusionrank.simulator.config import SimulatorConfig
-from fusionrank.simulator.feature_model import FeatureModel
+from fusionrank.simulator.feature_model import AnyFeatureModel
 from fusionrank.simulator.purchase import PurchaseModel
 from fusionrank.simulator.session import SessionModel
 from fusionrank.types import ExpectedOutcomes, Feedback, LoggedPages
@@ -61,7 +61,7 @@ class UserSimulator:
     def __init__(
         self,
         click_model: PairClickModel,
-        feature_models: dict[str, FeatureModel],
+        feature_models: dict[str, AnyFeatureModel],
         purchase: PurchaseModel,
         session: SessionModel,
         featurizer: PairFeaturizer | None,
@@ -233,10 +233,28 @@ class UserSimulator:
 
     def expected_page(self, query_ids: np.ndarray, item_index: np.ndarray) -> ExpectedOutcomes:
         """Expected clicks, purchases and revenue per rank (float64 (B, L) each)."""
-        page, purchase = self.page(self.query_index(query_ids), item_index)
-        clicks, purchases, _ = page.expected(purchase)
+        return self.expected_page_index(self.query_index(query_ids), item_index)[0]
+
+    def expected_page_index(
+        self, query: np.ndarray, item_index: np.ndarray
+    ) -> tuple[ExpectedOutcomes, np.ndarray]:
+        """Expected outcomes of one result page each, and the probability it ends the
+        session.
+
+        Args:
+            query: int64, shape (B,): query indices (:meth:`query_index`).
+            item_index: int64, shape (B, L): catalog item indices, ``PAD`` at empty ranks.
+
+        Returns:
+            Expected clicks, purchases and revenue per rank (float64 (B, L) each), and
+            ``stopped``, float64 (B,): P(the user buys or is satisfied on the page), the
+            mean of :meth:`sample_page_index`'s ``stopped``.
+        """
+        page, purchase = self.page(query, item_index)
+        clicks, purchases, stopped = page.expected(purchase)
         price = np.where(item_index >= 0, self.prices[np.maximum(item_index, 0)], 0.0)
-        return ExpectedOutcomes(clicks=clicks, purchases=purchases, revenue=purchases * price)
+        outcomes = ExpectedOutcomes(clicks=clicks, purchases=purchases, revenue=purchases * price)
+        return outcomes, stopped
 
     def next_step(
         self, can_page: np.ndarray, can_reformulate: np.ndarray, rng: np.random.Generator

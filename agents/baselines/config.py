@@ -29,6 +29,14 @@ class LambdaMARTConfig(BaseModel):
     ipw: bool = Field(
         True, description="Weight clicked items by 1 / examination (position-bias correction)."
     )
+    debias: Literal["ipw", "position"] = Field(
+        "ipw",
+        description="ipw: the weights above; position: LightGBM's own position-debiased "
+        "lambdarank (Dataset(position=...)), unweighted.",
+    )
+    position_bias_regularization: float = Field(
+        0.0, ge=0, description="lambdarank_position_bias_regularization of debias=position."
+    )
     min_examination: float = Field(
         0.05, gt=0, le=1, description="Floor of the examination propensity (caps the weights)."
     )
@@ -64,6 +72,11 @@ class BaselinesConfig(BaseModel):
         True, description="Search a finer grid (step / 4) around the best grid point."
     )
     lambdamart: LambdaMARTConfig = LambdaMARTConfig()
+    lambdamart_position: LambdaMARTConfig | None = Field(
+        default_factory=lambda: LambdaMARTConfig(debias="position"),
+        description="The second supervised ranker, LightGBM's position-debiased "
+        "lambdarank, saved as policies/lambdamart-position; null: not fitted.",
+    )
 
     @field_validator("reward")
     @classmethod

@@ -109,12 +109,31 @@ def fit_baselines(
             )
         ),
     }
+    fitted.update(fit_position_debiased(inputs, config, seed))
     for policy, _ in fitted.values():  # what they rank with when they have no weights
         policy.default_fusion_weights = retriever.default_weights(1)[0]
-    lambdamart = fitted["lambdamart"][0]
-    assert isinstance(lambdamart, LambdaMART)
-    lambdamart.metrics.update(held_out_click_ndcg(lambdamart, retriever, inputs.held_out))
+    for name in ("lambdamart", "lambdamart-position"):
+        if name in fitted:
+            ranker = fitted[name][0]
+            assert isinstance(ranker, LambdaMART)
+            ranker.metrics.update(held_out_click_ndcg(ranker, retriever, inputs.held_out))
     return fitted
+
+
+def fit_position_debiased(
+    inputs: FitInputs, config: BaselinesConfig, seed: int
+) -> dict[str, tuple[Policy, float]]:
+    """LightGBM's position-debiased lambdarank (``baselines.lambdamart_position``), the
+    second supervised ranker; nothing when that section is null."""
+    settings = config.lambdamart_position
+    if settings is None:
+        return {}
+    settings = settings.model_copy(update={"debias": "position"})
+    return {
+        "lambdamart-position": _timed(
+            lambda: LambdaMART.fit_position_debiased(inputs.retriever, inputs.train, settings, seed)
+        )
+    }
 
 
 def save_baselines(

@@ -17,7 +17,8 @@ Purchases: ``b`` (float64 (B, L)) is the probability of a purchase given a click
 purchase ends the search, so on a chain page the stop probability after a click is
 ``max(s, b)`` (the fitted ``s`` already includes the logs' purchases), and
 ``P(stop | click, no purchase) = max(s - b, 0) / (1 - b)``. On an examination page a
-purchase marks the session stopped but does not change the other clicks.
+purchase marks the session stopped but does not change the other clicks; ``expected``
+gives the exact probability that a page ends in a purchase.
 """
 
 from __future__ import annotations
@@ -110,10 +111,28 @@ class ExaminationPage:
 
     def expected(self, purchase: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         clicks = self.click_probs()
-        purchases = clicks * purchase
-        # Purchases at different ranks are treated as independent here (exact for PBM).
-        stopped = 1.0 - np.prod(1.0 - purchases, axis=1)
-        return clicks, purchases, stopped
+        return clicks, clicks * purchase, 1.0 - self._no_purchase(purchase)
+
+    def _no_purchase(self, purchase: np.ndarray) -> np.ndarray:
+        """float64 (B,): P(no click on the page ends in a purchase), exactly.
+
+        PBM's clicks are independent: ``prod_r (1 - e_r a_r b_r)``. Otherwise the same
+        recursion as :meth:`click_probs` over the last click above each rank, keeping
+        only the mass of users who have not bought: a click at ``r`` moves
+        ``state[j] gamma[r, j] a_r (1 - b_r)`` to ``state[r + 1]`` and drops the rest.
+        """
+        a = self.attractiveness
+        if self._position_only:
+            return np.prod(1.0 - a * self.examination[None, :, 0] * purchase, axis=1)
+        n, n_ranks = a.shape
+        state = np.zeros((n, n_ranks + 1))
+        state[:, 0] = 1.0
+        for r in range(n_ranks):
+            p_click = self.examination[r, : r + 1] * a[:, r : r + 1]
+            moved = (state[:, : r + 1] * p_click).sum(axis=1)
+            state[:, : r + 1] *= 1.0 - p_click
+            state[:, r + 1] = moved * (1.0 - purchase[:, r])
+        return state.sum(axis=1)
 
     def sample(self, purchase: np.ndarray, rng: np.random.Generator) -> PageSample:
         a = self.attractiveness

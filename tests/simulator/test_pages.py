@@ -117,6 +117,15 @@ def test_samples_match_expectations(kind):
     clicks, purchases, stopped = tiled.expected(buy)
     np.testing.assert_allclose(sample.clicks.mean(axis=0), clicks[0], atol=0.012)
     np.testing.assert_allclose(sample.purchases.mean(axis=0), purchases[0], atol=0.01)
-    if kind == 1:
-        assert sample.stopped.mean() == pytest.approx(stopped[0], abs=0.012)
+    assert sample.stopped.mean() == pytest.approx(stopped[0], abs=0.012)
     assert not np.any(sample.purchases & ~sample.clicks)
+
+
+def test_examination_stop_is_exact_golden():
+    # UBM, 2 ranks: gamma[0, 0] = 1; gamma[1, 0] = 0.5 (no click above), gamma[1, 1] = 1.
+    # a = 0.5 both, b = 0.5 both. P(no purchase) = P(C_0 = 0) (1 - 0.5 * 0.5 * 0.5)
+    # + P(C_0 = 1, B_0 = 0) (1 - 1 * 0.5 * 0.5) = 0.5 * 0.875 + 0.25 * 0.75 = 0.625.
+    gamma = np.array([[1.0, 0.0, 0.0], [0.5, 1.0, 0.0]])
+    page = ExaminationPage(np.array([[0.5, 0.5]]), gamma)
+    _, _, stopped = page.expected(np.full((1, 2), 0.5))
+    assert stopped[0] == pytest.approx(1 - 0.625)
