@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -136,7 +136,7 @@ def train_pg_policy(
     start = problem.feature_names.index(start_name[settings.start])
     value = simulator_value(components, env_config, members)
     result = train_pgrank(problem, value, settings, config.network, seed, start)
-    common = {
+    common: dict[str, Any] = {
         "modality_names": tuple(components.candidates.modality_names),
         "feature_names": own_names,
         "query_feature_dim": problem.query_features.shape[1],
@@ -149,17 +149,7 @@ def train_pg_policy(
             "history": result.history,
         },
     }
-    policy: Policy
-    if settings.inputs:
-        policy = AugmentedRerankPolicy(
-            result.network,
-            lambdamart if "lambdamart" in settings.inputs else None,
-            beliefs,
-            name=name or "augmented-rerank",
-            **common,
-        )
-    else:
-        policy = PGRerankPolicy(result.network, name=name or "pg-rerank", **common)
+    policy = _pg_policy(result, settings.inputs, lambdamart, beliefs, name, common)
     if out is not None:
         policy.save(out)
     logger.info(
@@ -170,6 +160,26 @@ def train_pg_policy(
         result.seconds,
     )
     return PGTrained(policy, result, out)
+
+
+def _pg_policy(
+    result: PGRankResult,
+    inputs: Sequence[str],
+    lambdamart: LambdaMART | None,
+    beliefs: BeliefTable | None,
+    name: str | None,
+    common: dict[str, Any],
+) -> Policy:
+    """The trained scorer as a policy: augmented when it reads extra columns."""
+    if inputs:
+        return AugmentedRerankPolicy(
+            result.network,
+            lambdamart if "lambdamart" in inputs else None,
+            beliefs,
+            name=name or "augmented-rerank",
+            **common,
+        )
+    return PGRerankPolicy(result.network, name=name or "pg-rerank", **common)
 
 
 def policy_value(policy: Policy, components: EnvComponents, value: SimulatorValue) -> float:

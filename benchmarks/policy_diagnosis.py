@@ -36,12 +36,14 @@ class Judges:
 
     def __init__(self, run: Path) -> None:
         from fusionrank.evaluation.context import SIMULATOR, TRUTH, load_run_worlds
+        from fusionrank.runs import RunFolder
         from fusionrank.simulator.user_simulator import UserSimulator
 
         self.run = run
         self.worlds = load_run_worlds(run, SessionSettings(), truth=True)
         self.sim, self.truth = self.worlds.users[SIMULATOR], self.worlds.users[TRUTH]
-        self.held_out = UserSimulator.load(run / "simulator" / "validation", self.worlds.retriever)
+        folder = RunFolder(run).simulator.validation
+        self.held_out = UserSimulator.load(folder, self.worlds.retriever)
         self.ids = np.asarray(self.worlds.sampler.query_ids, dtype=object)
         texts = {q.query_id: q.text for q in self.worlds.queries}
         self.held_out.add_queries(self.ids, np.array([texts[str(q)] for q in self.ids], object))
@@ -87,8 +89,9 @@ def train_all(run: Path, steps: int, out: Path) -> dict[str, tuple[object, float
     from fusionrank.agents.train import agent_envs, train_ppo
     from fusionrank.config import load_config
     from fusionrank.envs.components import load_components
+    from fusionrank.runs import RunFolder
 
-    config = load_config(run / "config.yaml")
+    config = load_config(RunFolder(run).config_path)
     agents = config.agents.model_copy(update={"torch_threads": 1})
     trained: dict[str, tuple[object, float]] = {}
     for mode in ("sampled", "expected"):

@@ -164,41 +164,20 @@ def world_config(name: str, cache: Path, extra: tuple[str, ...] = ()):
 
 
 def prepare_world(name: str, cache: Path, members: int) -> Path:
-    """Stages world .. baselines (reused when done) and the simulator ensemble."""
-    from fusionrank.pipeline import STAGES, Invocation, run_stages
+    """The pipeline's stages world .. baselines, the simulator's companions among them
+    (a held-out simulator and a ``members``-simulator bootstrap ensemble); reused when
+    they are done and unchanged."""
+    from fusionrank.pipeline import STAGES, resolve_inputs
+    from fusionrank.runs import RunFolder
+    from fusionrank.stages import StageContext, run_stages
 
-    config, overrides = world_config(name, cache)
-    call = Invocation(None, overrides, None, None, config)
-    call.run.save_config(config)
-    wanted = ("world", "clip", "index", "simulator", "baselines")
-    run_stages(call, tuple(s for s in STAGES if s.name in wanted))
-    folder = config.run_dir / "simulator"
-    missing = not (folder / "validation" / "simulator.json").is_file() or (
-        members > 1 and not (folder / "ensemble" / "ensemble.json").is_file()
-    )
-    if missing:
-        fit_world_companions(config, members, folder)
-    return config.run_dir
-
-
-def fit_world_companions(config: Any, members: int, folder: Path) -> None:
-    """The validation simulator (held-out sessions) and the bootstrap ensemble
-    (:func:`fusionrank.simulator.ensemble.fit_companions`) beside the fitted simulator."""
-    from fusionrank.retrieval.retriever import Retriever
-    from fusionrank.seeding import int_seed
-    from fusionrank.simulator.data import catalog_prices, load_fit_data, split_sessions
-    from fusionrank.simulator.ensemble import fit_companions
-
-    fitted = read_json(folder / "fit.json")
-    pages, catalog = load_fit_data(Path(fitted["logs"]), Path(fitted["catalog"]))
-    split = split_sessions(pages, fitted["held_out_fraction"])
-    retriever = Retriever.load(config.run_dir / "retrieval")
-    seed = int_seed(config.seed, "simulator") + 1
-    seconds = fit_companions(
-        split.train, split.held_out, retriever, catalog_prices(catalog), config.simulator,
-        members, seed, folder,
-    )  # fmt: skip
-    logger.info("%s: companions fitted %s", config.run_dir.name, seconds)
+    config, _ = world_config(name, cache, (f"simulator.ensemble_members={members}",))
+    run = RunFolder(config.run_dir)
+    inputs = resolve_inputs(run, config)
+    run.save_config(config)
+    wanted = ("world", "clip", "index", "simulator", "ensemble", "baselines")
+    run_stages(StageContext(run, config, inputs), tuple(s for s in STAGES if s.name in wanted))
+    return run.path
 
 
 def train_policy(run: Path, name: str, world: str, seed: int, cache: Path, out: Path) -> float:
@@ -206,6 +185,7 @@ def train_policy(run: Path, name: str, world: str, seed: int, cache: Path, out: 
     from fusionrank.agents.policy import load_policy
     from fusionrank.agents.train import agent_envs, train_ppo
     from fusionrank.envs.components import load_components
+    from fusionrank.runs import RunFolder
     from fusionrank.seeding import int_seed
     from fusionrank.simulator.ensemble import SimulatorEnsemble
 
@@ -228,13 +208,15 @@ def train_policy(run: Path, name: str, world: str, seed: int, cache: Path, out: 
 
         members = None
         if trainer == "pg-ensemble":
-            members = SimulatorEnsemble.load(run / "simulator" / "ensemble", components.retriever)
+            folder = RunFolder(run).simulator.ensemble
+            members = SimulatorEnsemble.load(folder, components.retriever)
             members = list(members.members)
-        held_out = UserSimulator.load(run / "simulator" / "validation", components.retriever)
+        held_out = UserSimulator.load(RunFolder(run).simulator.validation, components.retriever)
+        policies = RunFolder(run).policies
         supervised = [
-            load_policy(run / "policies" / b)
+            load_policy(policies.of(b))
             for b in ("lambdamart", "lambdamart-position")
-            if (run / "policies" / b).is_dir()
+            if policies.of(b).is_dir()
         ]
         validation = simulator_value(components, config.envs, [held_out])
         base, values = best_by_value(supervised, components, validation)
@@ -255,8 +237,10 @@ def learned_folders(seed_dir: Path) -> list[str]:
 def evaluate_seed(run: Path, seed_dir: Path, sessions: int, seed: int) -> dict:
     """Every baseline and every learned policy of the seed on the same traffic."""
     from fusionrank.evaluation.compare import compare_policies
+    from fusionrank.runs import RunFolder
 
-    specs = [str(run / "policies" / b) for b in BASELINES if (run / "policies" / b).is_dir()]
+    policies = RunFolder(run).policies
+    specs = [str(policies.of(b)) for b in BASELINES if policies.of(b).is_dir()]
     learned = learned_folders(seed_dir)
     specs += [str(seed_dir / p) for p in learned]
     result = compare_policies(

@@ -163,9 +163,7 @@ def simulate_arm(
     queries = np.asarray(query_ids, dtype=object).copy()
     ranked = _ranked(ranker, queries)
     n, width = len(queries), ranked.shape[1]
-    first_ndcg = (
-        ndcg(judge, queries, ranked, settings.ndcg_k) if judge is not None else np.full(n, np.nan)
-    )
+    first_ndcg = _first_ndcg(judge, queries, ranked, settings.ndcg_k)
     totals = np.zeros((4, n))  # clicks, purchases, revenue, shown
     page, pages, reforms = (np.zeros(n, dtype=np.int64) for _ in range(3))
     active = np.ones(n, dtype=bool)
@@ -194,12 +192,26 @@ def simulate_arm(
             reforms += reform
         if not active.any():
             break
+    return _session_metrics(totals, abandoned, first_ndcg, pages)
+
+
+def _first_ndcg(
+    judge: RelevanceJudge | None, queries: np.ndarray, ranked: np.ndarray, k: int
+) -> np.ndarray:
+    """nDCG@k of each session's first ranking, NaN without a judge."""
+    return ndcg(judge, queries, ranked, k) if judge is not None else np.full(len(queries), np.nan)
+
+
+def _session_metrics(
+    totals: np.ndarray, abandoned: np.ndarray, first_ndcg: np.ndarray, pages: np.ndarray
+) -> SessionMetrics:
+    """The per-session metrics of the summed clicks, purchases, revenue and shown items."""
     clicks, purchases, revenue, shown = totals
     return SessionMetrics(
         purchases=purchases,
         revenue=revenue,
         clicks=clicks,
-        ctr=np.divide(clicks, shown, out=np.zeros(n), where=shown > 0),
+        ctr=np.divide(clicks, shown, out=np.zeros(len(clicks)), where=shown > 0),
         abandoned=abandoned.astype(np.float64),
         ndcg=first_ndcg,
         pages=pages.astype(np.float64),

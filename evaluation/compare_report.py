@@ -8,8 +8,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from fusionrank.evaluation import plots
-from fusionrank.reports import Report, format_p
+from fusionrank.reports import Report, format_p, format_percent
 
 if TYPE_CHECKING:
     from fusionrank.evaluation.compare import ComparisonResult
@@ -94,11 +96,15 @@ def write_comparison(result: ComparisonResult, folder: Path) -> Path:
     fig, data = plots.error_bars(table, "Means per policy", f"mean (whisker: {level} CI)")
     report.figure("policy_means", fig, data, f"Per-session means with {level} intervals.")
     _add_lifts(report, result, metrics, level)
+    _add_vs_best(report, result, level)
+    _add_foresight(report, result, level)
     extra = {
         "policies": list(result.policies),
         "baseline": result.baseline,
         "oracle": result.oracle,
         "sessions": result.sessions,
+        "best_supervised": result.best_supervised,
+        "kendall_tau": result.kendall_tau,
         "rows": result.table(),
     }
     return report.write(folder, HTML_NAME, JSON_NAME, extra)
@@ -134,3 +140,72 @@ def _add_lifts(report: Report, result: ComparisonResult, metrics: list[str], lev
             f"relative lift over {result.baseline} (%), {level} bootstrap interval",
         )
         report.figure(f"lift_bars_{world.replace(' ', '_')}", fig, data, "Paired lifts.")
+
+
+def _add_vs_best(report: Report, result: ComparisonResult, level: str) -> None:
+    """Each policy's paired purchase lift over the best supervised ranker, per world."""
+    best = result.best_supervised
+    if best is None or not result.vs_best:
+        return
+    report.heading(f"Against the best supervised ranker ({best})")
+    chosen = "the held-out-logs simulator" if result.validation else "the fitted simulator"
+    report.text(
+        f"{best} is the supervised ranker with the most purchases in {chosen}; every "
+        "policy's purchases per session paired against it on the same sessions.",
+        note=True,
+    )
+    rows = [
+        [world, policy, r.diff, r.ci_normal, r.relative, r.relative_ci_bootstrap, r.p_value]
+        for world, by_policy in result.vs_best.items()
+        for policy, r in by_policy.items()
+    ]
+    header = ["world", "policy", "lift", f"{level} CI", "relative", "rel. CI", "p-value"]
+    formats = {"p-value": format_p, "relative": format_percent, "rel. CI": format_percent}
+    report.table("vs_best_supervised", header, rows, formats)
+
+
+def _add_foresight(report: Report, result: ComparisonResult, level: str) -> None:
+    """The simulator's predicted lift over logging beside the true one, the plot of the
+    two and the rank agreement (Kendall tau) of the policies."""
+    if not result.predicted:
+        return
+    has_truth = any(np.isfinite(p.true) for p in result.predicted.values())
+    report.heading("Does the simulator foresee the lifts?")
+    rows = [
+        [
+            policy,
+            p.predicted,
+            p.predicted_ci,
+            p.spread,
+            p.held_out,
+            *([p.true, p.true_ci, p.error, "yes" if p.covered else "no"] if has_truth else []),
+        ]
+        for policy, p in result.predicted.items()
+    ]
+    header = ["policy", "predicted lift", "predicted interval", "ensemble sd", "held-out sim"]
+    if has_truth:
+        header += ["true lift", "true interval", "relative error", "covered"]
+    percent = ("predicted lift", "predicted interval", "held-out sim", "true lift", "true interval")
+    report.table("predicted_vs_true", header, rows, dict.fromkeys(percent, format_percent))
+    report.text(
+        f"Relative purchase lifts over the logging policy, {level} intervals. The predicted "
+        "interval adds the spread of the simulator ensemble (bootstrap resamples of the "
+        "logs) to the sampling error, when the run has an ensemble; held-out sim: the lift "
+        "in a simulator fitted on the held-out logs alone.",
+        note=True,
+    )
+    if not has_truth:
+        return
+    report.text(
+        f"Kendall tau between the simulated and true order of the policies (the oracle left "
+        f"out): {result.kendall_tau:.3f}."
+    )
+    points = {k: p.to_dict() for k, p in result.predicted.items() if k != result.oracle}
+    fig, data = plots.predicted_vs_true(points)
+    report.figure(
+        "predicted_vs_true",
+        fig,
+        data,
+        "One point per policy; on the dashed y = x line the hidden users gave what the "
+        "simulator promised, above it the simulator over-stated the lift.",
+    )

@@ -2,7 +2,7 @@
 
 A :class:`~fusionrank.agents.policy.Policy` ranks a query deterministically, so an arm
 ranks every distinct query of the traffic once, up front, with
-:func:`~fusionrank.agents.policy.rank_candidates` (batched through the retriever), and a
+:func:`~fusionrank.agents.scoring.rank_candidates` (batched through the retriever), and a
 session only looks its query's ranking up: the simulation's hot path is one
 ``pd.Index.get_indexer`` and one fancy index per batch, whatever the policy costs.
 
@@ -105,7 +105,7 @@ def policy_ranker(
         A :class:`RankingTable` named after the policy; rows shorter than ``k`` are
         ``PAD``-padded.
     """
-    from fusionrank.agents.policy import rank_candidates
+    from fusionrank.agents.scoring import rank_candidates
 
     if not queries:
         raise ValueError("no queries to rank; the traffic is empty")

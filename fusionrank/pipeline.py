@@ -10,9 +10,11 @@ index       retrieval.stages.build_run_index           fusionrank index build
             (+ evaluation.retrieval.judge_run_retrieval on ShopWorld)
 simulator   simulator.stages.fit_run_simulator         fusionrank sim fit, sim report
             (+ report_run_simulator)
+ensemble    simulator.stages.fit_run_companions        fusionrank sim companions
 baselines   agents.baselines.stages.fit_run_baselines  fusionrank baselines fit
 ppo-fusion  agents.stages.train_run_policy             fusionrank train --env fusion
 ppo-rerank  agents.stages.train_run_policy             fusionrank train --env rerank
+pg-joint    agents.stages.train_run_joint              fusionrank train --agent pg-joint
 evaluate    evaluation.compare.compare_policies        fusionrank evaluate
 report      summary.write_summary                      (part of demo)
 ```
@@ -127,6 +129,20 @@ def _simulator_outputs(ctx: StageContext) -> list[Path]:
     return [simulator.model, simulator.fit, simulator.report]
 
 
+def _companions(ctx: StageContext) -> StageResult:
+    from fusionrank.simulator.stages import fit_run_companions
+
+    return fit_run_companions(ctx.run, ctx.config.simulator, ctx.config.seed)
+
+
+def _companion_outputs(ctx: StageContext) -> list[Path]:
+    simulator, config = ctx.run.simulator, ctx.config.simulator
+    return [
+        *([simulator.validation] if config.validation else []),
+        *([simulator.ensemble] if config.ensemble_members > 1 else []),
+    ]
+
+
 def _baselines(ctx: StageContext) -> StageResult:
     from fusionrank.agents.baselines.stages import fit_run_baselines
 
@@ -171,6 +187,34 @@ def _ppo(kind: str) -> tuple[Callable[[StageContext], StageResult], Paths]:
 
 
 @dataclass(frozen=True)
+class _PGTrained:
+    result: Any
+
+    def summary(self) -> dict[str, Any]:
+        trained = self.result
+        return {
+            "policy": str(trained.folder),
+            "version": trained.policy.version,
+            "simulator value": round(trained.result.kept_value, 4),
+            "default order's value": round(trained.result.start_value, 4),
+            "seconds": round(trained.result.seconds, 1),
+        }
+
+
+def _pg_joint(ctx: StageContext) -> StageResult:
+    from fusionrank.agents.stages import train_run_joint
+
+    config = ctx.config
+    return _PGTrained(train_run_joint(ctx.run, config.agents, config.envs, config.seed))
+
+
+def _pg_joint_outputs(ctx: StageContext) -> list[Path]:
+    from fusionrank.agents.stages import JOINT_POLICY
+
+    return [ctx.run.policies.of(JOINT_POLICY)]
+
+
+@dataclass(frozen=True)
 class _Compared:
     report: Path
 
@@ -199,7 +243,7 @@ def _report(ctx: StageContext) -> StageResult:
 
 _ppo_fusion, _ppo_fusion_outputs = _ppo("fusion")
 _ppo_rerank, _ppo_rerank_outputs = _ppo("rerank")
-_POLICY_STAGES = ("baselines", "ppo-fusion", "ppo-rerank")
+_POLICY_STAGES = ("baselines", "ppo-fusion", "ppo-rerank", "pg-joint")
 
 STAGES: tuple[Stage, ...] = (
     Stage(
@@ -239,8 +283,17 @@ STAGES: tuple[Stage, ...] = (
         _simulator_outputs,
     ),
     Stage(
+        "ensemble",
+        "fit the simulator's companions: one on the held-out logs, a bootstrap ensemble",
+        ("simulator",),
+        _companions,
+        _logs,
+        ("world", "index", "simulator"),
+        _companion_outputs,
+    ),
+    Stage(
         "baselines",
-        "fit the baselines: default order, logging, static fusion, LambdaMART",
+        "fit the baselines: default order, logging, static fusion, two LambdaMARTs",
         ("baselines",),
         _baselines,
         _logs,
@@ -266,12 +319,21 @@ STAGES: tuple[Stage, ...] = (
         _ppo_rerank_outputs,
     ),
     Stage(
+        "pg-joint",
+        "learn per-query fusion and re-ranking jointly (Plackett-Luce, exact rewards)",
+        ("envs", "agents"),
+        _pg_joint,
+        _logs,
+        ("index", "simulator"),
+        _pg_joint_outputs,
+    ),
+    Stage(
         "evaluate",
         "simulated A/B of every policy (fitted simulator; ShopWorld: hidden users too)",
         ("evaluation",),
         _evaluate,
         _logs,
-        ("world", "index", "simulator", *_POLICY_STAGES),
+        ("world", "index", "simulator", "ensemble", *_POLICY_STAGES),
         _evaluate_outputs,
     ),
     Stage(
@@ -280,7 +342,7 @@ STAGES: tuple[Stage, ...] = (
         (),
         _report,
         lambda ctx: [],
-        ("world", "index", "simulator", *_POLICY_STAGES, "evaluate"),
+        ("world", "index", "simulator", "ensemble", *_POLICY_STAGES, "evaluate"),
         lambda ctx: [ctx.run.report_html],
     ),
 )

@@ -94,6 +94,15 @@ def format_cell(value: Any) -> str:
     return str(value)
 
 
+def format_percent(value: Any) -> str:
+    """A relative change as a signed percentage (``+21.5%``); intervals as ``[low, high]``."""
+    if isinstance(value, tuple | list) and len(value) == 2:
+        return f"[{format_percent(value[0])}, {format_percent(value[1])}]"
+    if isinstance(value, float | np.floating | int | np.integer) and np.isfinite(value):
+        return f"{float(value):+.1%}"
+    return "–"
+
+
 @dataclass(frozen=True)
 class Block:
     """One block of a report: ``kind`` is heading, text, note, table, figure or links."""

@@ -17,6 +17,7 @@ STREAMS: tuple[str, ...] = (
     "agent",
     "evaluation",
     "service",
+    "ensemble",
 )
 
 

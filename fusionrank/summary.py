@@ -25,6 +25,8 @@ from fusionrank.runs import RunFolder
 
 logger = logging.getLogger(__name__)
 
+LEARNED_PREFIXES = ("ppo-", "pg-")
+"""Policy names of what RL trains (``ppo-fusion``, ``ppo-rerank``, ``pg-joint``)."""
 METRICS = (
     ("purchases", "purchases / session"),
     ("revenue", "revenue / session"),
@@ -72,7 +74,10 @@ def _estimate(entry: Mapping[str, Any] | None) -> str:
 
 def _lift(entry: Mapping[str, Any] | None) -> str:
     """The relative lift over the baseline with its interval, e.g. ``+8.5% [+5.3%, +11.8%]``."""
-    lift = (entry or {}).get("lift")
+    return _lift_of((entry or {}).get("lift"))
+
+
+def _lift_of(lift: Mapping[str, Any] | None) -> str:
     if not lift or lift.get("relative") is None:
         return "–"
     low, high = lift["relative_ci_normal"]
@@ -87,16 +92,32 @@ def verdict_metric(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def verdict(row: Mapping[str, Any], metric: str, baseline: str, level: str) -> str:
     """One sentence: better than, worse than or not different from the baseline."""
-    lift = (row.get(metric) or {}).get("lift")
+    return _sentence(row["policy"], (row.get(metric) or {}).get("lift"), metric, baseline, level)
+
+
+def _sentence(
+    policy: str, lift: Mapping[str, Any] | None, metric: str, reference: str, level: str
+) -> str:
     if not lift:
-        return f"{row['policy']}: not compared (no paired lift on {metric})."
+        return f"{policy}: not compared (no paired lift on {metric})."
     low, high = lift["relative_ci_normal"]
     shown = f"{lift['relative']:+.1%} {_interval(low, high, percent=True)} {metric}"
     if low is not None and low > 0:
-        return f"{row['policy']}: better than {baseline} with {level} confidence ({shown})."
+        return f"{policy}: better than {reference} with {level} confidence ({shown})."
     if high is not None and high < 0:
-        return f"{row['policy']}: worse than {baseline} with {level} confidence ({shown})."
-    return f"{row['policy']}: no significant difference from {baseline} ({shown})."
+        return f"{policy}: worse than {reference} with {level} confidence ({shown})."
+    return f"{policy}: no significant difference from {reference} ({shown})."
+
+
+def versus_best(rows: Sequence[Mapping[str, Any]], best: str | None, level: str) -> list[str]:
+    """Sentences for the learned policies against the best supervised ranker."""
+    if best is None:
+        return []
+    return [
+        _sentence(r["policy"], r["vs_best_supervised"], "purchases", best, level)
+        for r in rows
+        if "vs_best_supervised" in r and r["policy"].startswith(LEARNED_PREFIXES)
+    ]
 
 
 @dataclass(frozen=True)
@@ -113,6 +134,7 @@ def world_results(compare: Mapping[str, Any], oracle: bool) -> list[WorldResults
     """Per world: a row per policy (estimates beside intervals), and a verdict per policy
     against the baseline."""
     baseline, level = compare["baseline"], confidence(compare)
+    best = compare.get("best_supervised")
     worlds: dict[str, list[Mapping[str, Any]]] = {}
     for row in compare["rows"]:
         worlds.setdefault(row["world"], []).append(row)
@@ -121,6 +143,7 @@ def world_results(compare: Mapping[str, Any], oracle: bool) -> list[WorldResults
         metrics = [(m, label) for m, label in METRICS if any(m in r for r in rows)]
         header = ["policy", *(label for _, label in metrics), f"purchases vs {baseline}"]
         header += ["gap closed"] if oracle else []
+        header += [f"purchases vs {best}"] if best else []
         table = []
         for row in rows:
             cells = [row["policy"], *(_estimate(row.get(m)) for m, _ in metrics)]
@@ -128,13 +151,15 @@ def world_results(compare: Mapping[str, Any], oracle: bool) -> list[WorldResults
             if oracle:
                 gap = (row.get("gap_closed") or {}).get("purchases")
                 cells.append("–" if gap is None or not np.isfinite(gap) else f"{gap:.0%}")
+            if best:
+                cells.append(_lift_of(row.get("vs_best_supervised")))
             table.append(tuple(cells))
         metric = verdict_metric(rows)
         sentences = tuple(
             verdict(r, metric, baseline, level)
             for r in rows
             if r["policy"] not in (baseline, compare.get("oracle"))
-        )
+        ) + tuple(versus_best(rows, best, level))
         out.append(WorldResults(world, tuple(header), tuple(table), sentences))
     return out
 

@@ -3,7 +3,7 @@
 ``Reranker.load(path).rerank(query, item_ids, features=...)`` scores a caller's own
 candidates; ``search(query)`` runs the whole pipeline (retrieval with the policy's
 per-query fusion weights, then re-ranking) through
-:func:`fusionrank.agents.policy.score_candidates`, the path evaluation ranks with. The
+:func:`fusionrank.agents.scoring.score_candidates`, the path evaluation ranks with. The
 HTTP service wraps exactly these calls.
 
 A re-rank is a recipe of small parts: the input checks (:mod:`.inputs`), the query's
@@ -223,7 +223,7 @@ class Reranker:
             RequestError: For a bad query or ``k``/``top_k``, or when this run has no
                 retriever.
         """
-        from fusionrank.agents.policy import score_candidates
+        from fusionrank.agents.scoring import score_candidates
 
         retriever = self._need_retriever("query")
         text = check_query(query_text, self.config.max_query_chars)

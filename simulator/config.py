@@ -46,6 +46,18 @@ class SimulatorConfig(BaseModel):
     feature_trees: int = Field(
         100, ge=1, le=10_000, description="Boosting rounds of the lightgbm feature model."
     )
+    ensemble_members: int = Field(
+        5,
+        ge=0,
+        le=100,
+        description="Simulators fitted on bootstrap resamples of the logs; their spread is "
+        "the interval of the simulator's predicted lifts (0 or 1: no ensemble).",
+    )
+    validation: bool = Field(
+        True,
+        description="Also fit a simulator on the held-out sessions alone, which judges "
+        "policies on logs they were not fitted on.",
+    )
     held_out_fraction: float = Field(
         0.25, ge=0, lt=1, description="Latest share of sessions kept out of fitting."
     )

@@ -91,18 +91,7 @@ def fit_simulator(
             np.bincount(rows[pages.purchases], minlength=len(table)),
         ]
     ).astype(np.float64)
-    purchase = PurchaseModel(None, config.purchase_blend_strength)
-    if pages.has_purchases:
-        purchase = PurchaseModel.fit(
-            features,
-            counts[0],
-            counts[1],
-            config.purchase_blend_strength,
-            config.feature_regularization,
-            make_feature_model(
-                config.feature_model, config.feature_regularization, config.feature_trees
-            ),
-        )
+    purchase = fit_purchase_model(features, counts, config, pages.has_purchases)
     simulator = UserSimulator(
         click_model=model,
         feature_models=feature_models,
@@ -125,6 +114,25 @@ def fit_simulator(
         simulator.session.to_dict(),
     )
     return simulator
+
+
+def fit_purchase_model(
+    features: np.ndarray, counts: np.ndarray, config: SimulatorConfig, has_purchases: bool
+) -> PurchaseModel:
+    """P(purchase | click) per pair from its (clicks, purchases) ``counts`` (2, n_pairs),
+    blended with the feature model; a prior-only model for logs without purchases."""
+    if not has_purchases:
+        return PurchaseModel(None, config.purchase_blend_strength)
+    return PurchaseModel.fit(
+        features,
+        counts[0],
+        counts[1],
+        config.purchase_blend_strength,
+        config.feature_regularization,
+        make_feature_model(
+            config.feature_model, config.feature_regularization, config.feature_trees
+        ),
+    )
 
 
 def fit_click_model(

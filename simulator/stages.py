@@ -169,3 +169,66 @@ def report_run_simulator(run: RunFolder, config: SimulatorConfig, seed: int) -> 
     )
     path = write_report(figures, run.simulator.report)
     return SimulatorReport(path, figures["models"])
+
+
+@dataclass(frozen=True)
+class CompanionFit:
+    """The fitted simulator's companions (``simulator/validation``, ``simulator/ensemble``).
+
+    Args:
+        validation: The held-out simulator's folder, or None when not fitted.
+        ensemble: The ensemble's folder, or None when not fitted.
+        members: Ensemble members.
+        seconds: Wall time of each fit, by folder name.
+    """
+
+    validation: Path | None
+    ensemble: Path | None
+    members: int
+    seconds: Mapping[str, float]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "validation simulator": str(self.validation) if self.validation else "none",
+            "ensemble": f"{self.members} members in {self.ensemble}" if self.ensemble else "none",
+            **{f"{name} seconds": round(s, 1) for name, s in self.seconds.items()},
+        }
+
+
+def fit_run_companions(run: RunFolder, config: SimulatorConfig, seed: int) -> CompanionFit:
+    """Fit the simulator's companions on the same split of the run's logs: a simulator on
+    the held-out sessions alone (``simulator.validation``), which judges policies and picks
+    the best supervised ranker on logs neither was fitted on, and
+    ``simulator.ensemble_members`` simulators on bootstrap resamples of the training
+    sessions, whose spread is the simulator's own uncertainty."""
+    from fusionrank.seeding import int_seed
+    from fusionrank.simulator.data import (
+        catalog_prices,
+        load_fit_data,
+        run_featurizer,
+        split_sessions,
+    )
+    from fusionrank.simulator.ensemble import fit_ensemble
+    from fusionrank.simulator.fitting import fit_simulator
+
+    run.require("the fitted simulator", run.simulator.fit, "sim fit")
+    inputs = run.inputs()
+    pages, catalog = load_fit_data(inputs.logs, inputs.catalog)
+    split = split_sessions(pages, read_json(run.simulator.fit)["held_out_fraction"])
+    featurizer, _ = run_featurizer(run, catalog)
+    prices = catalog_prices(catalog)
+    folder, seconds = run.simulator, dict[str, float]()
+    validation = ensemble = None
+    if config.validation and len(split.held_out):
+        started = time.perf_counter()
+        fit_simulator(split.held_out, featurizer, prices, config).save(folder.validation)
+        validation, seconds["validation"] = folder.validation, time.perf_counter() - started
+    members = config.ensemble_members
+    if members > 1:
+        started = time.perf_counter()
+        fitted = fit_ensemble(
+            split.train, featurizer, prices, config, members, int_seed(seed, "ensemble")
+        )
+        fitted.save(folder.ensemble)
+        ensemble, seconds["ensemble"] = folder.ensemble, time.perf_counter() - started
+    return CompanionFit(validation, ensemble, members if ensemble else 0, seconds)

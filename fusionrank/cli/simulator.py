@@ -62,3 +62,18 @@ def report(
             f"{model:>11}: log-likelihood {log_likelihood:.4f}  perplexity {perplexity:.4f}"
         )
     console.print(f"report: {result.path}")
+
+
+@sim_app.command("companions")
+def companions(
+    config: ConfigOption = None,
+    overrides: SetOption = None,
+    seed: SeedOption = None,
+    name: NameOption = None,
+) -> None:
+    """Fit a simulator on the held-out logs and a bootstrap ensemble beside the fitted one."""
+    from fusionrank.simulator.stages import fit_run_companions
+
+    resolved, run = resolve_run(config, overrides, seed, name)
+    result = fit_run_companions(run, resolved.simulator, resolved.seed)
+    print_summary(f"simulator companions in {run.simulator.path}", result.summary())

@@ -1,8 +1,11 @@
-"""``fusionrank train``: train a PPO agent in the run's fitted simulator.
+"""``fusionrank train``: train a policy in the run's fitted simulator.
 
-Writes the run's ``policies/ppo-<env>/`` (the final policy), ``tensorboard/ppo-<env>_<n>/``
-(rollout/, train/, sim/, eval/ scalars) and ``checkpoints/ppo-<env>/`` (SB3 checkpoints
-every ``agents.checkpoint_every``).
+``--agent ppo`` (default) writes the run's ``policies/ppo-<env>/`` (the final policy),
+``tensorboard/ppo-<env>_<n>/`` (rollout/, train/, sim/, eval/ scalars) and
+``checkpoints/ppo-<env>/`` (SB3 checkpoints every ``agents.checkpoint_every``).
+``--agent pg-joint`` learns per-query fusion weights and re-ranking together by
+Plackett-Luce policy gradient with exact rewards (``agents.pgrank``) and writes
+``policies/pg-joint/``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from fusionrank.cli.options import ConfigOption, NameOption, SeedOption, SetOpti
 EnvOption = Annotated[
     Literal["fusion", "rerank", "session"] | None,
     typer.Option("--env", help="Which env to train in (default: agents.env)."),
+]
+AgentOption = Annotated[
+    Literal["ppo", "pg-joint"],
+    typer.Option("--agent", help="ppo (in --env), or pg-joint (fusion and re-rank together)."),
 ]
 StepsOption = Annotated[
     int | None,
@@ -35,11 +42,22 @@ def train(
     name: NameOption = None,
     env: EnvOption = None,
     steps: StepsOption = None,
+    agent: AgentOption = "ppo",
 ) -> None:
-    """Train PPO in the fitted simulator; save the policy to runs/<name>/policies/."""
-    from fusionrank.agents.stages import policy_name, train_run_policy
+    """Train a policy in the fitted simulator; save it to runs/<name>/policies/."""
+    from fusionrank.agents.stages import policy_name, train_run_joint, train_run_policy
 
     resolved, run = resolve_run(config, overrides, seed, name, record_inputs=True)
+    if agent == "pg-joint":
+        joint = train_run_joint(run, resolved.agents, resolved.envs, resolved.seed)
+        run.save_config(resolved)
+        console.print(
+            f"{joint.policy.name}: simulator value {joint.result.start_value:.4f} (default "
+            f"order) -> {joint.result.kept_value:.4f} in {joint.result.seconds:.1f} s",
+            highlight=False,
+        )
+        console.print(f"policy {joint.policy.version}: {joint.folder}")
+        return
     kind = env or resolved.agents.env
     result = train_run_policy(run, resolved.agents, resolved.envs, resolved.seed, kind, steps)
     run.save_config(resolved)

@@ -64,10 +64,7 @@ def examination_em(
             post_a = (1.0 - g) * attract / no_click
             post_e = g * (1.0 - attract) / no_click
             if model.tolerance > 0:
-                ll = (
-                    np.log(np.maximum(gamma[exam[clicks]] * a[pair[clicks]], 1e-300)).sum()
-                    + np.log(no_click).sum()
-                ) / pair.shape[0]
+                ll = _log_likelihood(gamma, a, pair, exam, clicks, no_click)
             a = model.smooth(
                 "attractiveness", clicked_pair + np.bincount(pair0, post_a, n_pairs), n_per_pair
             )
@@ -82,6 +79,20 @@ def examination_em(
                 last_ll = ll
     logger.debug("%s: %d EM iterations", model.name, model.iterations_run)
     return a, gamma, clicked_pair + np.bincount(pair0, post_e, n_pairs)
+
+
+def _log_likelihood(
+    gamma: np.ndarray,
+    a: np.ndarray,
+    pair: np.ndarray,
+    exam: np.ndarray,
+    clicks: np.ndarray,
+    no_click: np.ndarray,
+) -> float:
+    """Mean log-likelihood per cell: clicked cells ``log(gamma a)``, the others
+    ``log(1 - gamma a)`` (``no_click``)."""
+    clicked = np.log(np.maximum(gamma[exam[clicks]] * a[pair[clicks]], 1e-300)).sum()
+    return float((clicked + np.log(no_click).sum()) / pair.shape[0])
 
 
 class PBM(PairClickModel):

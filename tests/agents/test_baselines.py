@@ -27,7 +27,8 @@ from fusionrank.agents.baselines import (
 from fusionrank.agents.baselines.fitting import FitInputs, fit_baselines
 from fusionrank.agents.baselines.stages import load_fit_inputs
 from fusionrank.agents.baselines.static_fusion import FusionObjective, logged_traffic
-from fusionrank.agents.policy import Policy, load_policy, rank_candidates
+from fusionrank.agents.policy import Policy, load_policy
+from fusionrank.agents.scoring import rank_candidates
 from fusionrank.cli import app, register_commands
 from fusionrank.config import RunConfig, load_config
 from fusionrank.datasets import load_catalog

@@ -13,7 +13,8 @@ import torch
 from fusionrank.agents import plackett_luce as pl
 from fusionrank.agents.config import AgentConfig, NetworkConfig, PGRankConfig
 from fusionrank.agents.pgrank_train import train_pg_policy
-from fusionrank.agents.policy import load_policy, rank_candidates
+from fusionrank.agents.policy import load_policy
+from fusionrank.agents.scoring import rank_candidates
 from fusionrank.envs.components import EnvComponents
 
 

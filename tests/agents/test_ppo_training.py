@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from fusionrank.agents.config import AgentConfig, NetworkConfig
-from fusionrank.agents.policy import load_policy, rank_candidates, ranking_from_scores
+from fusionrank.agents.policy import load_policy, ranking_from_scores
 from fusionrank.agents.ppo import PPOFusionPolicy, PPORerankPolicy, expect_kind
+from fusionrank.agents.scoring import rank_candidates
 from fusionrank.agents.train import TrainResult, agent_envs, train_ppo
 from fusionrank.envs.components import EnvComponents
 from fusionrank.types import PAD, Query

@@ -41,7 +41,8 @@ def worlds(tiny_run):
 
 @pytest.mark.slow
 def test_policy_rankings_are_rank_candidates_of_each_query(tiny_run, worlds):
-    from fusionrank.agents.policy import load_policy, rank_candidates
+    from fusionrank.agents.policy import load_policy
+    from fusionrank.agents.scoring import rank_candidates
     from fusionrank.evaluation.policies import policy_ranker
 
     depth = 30

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from fusionrank.agents.policy import load_policy, rank_candidates
+from fusionrank.agents.policy import load_policy
+from fusionrank.agents.scoring import rank_candidates
 from fusionrank.retrieval.pool import FUSED_SCORE
 from fusionrank.service import RequestError, Reranker, ServiceConfig
 from fusionrank.service.export import OnnxScorer, check_export, export_onnx, onnx_session, query_dim
