@@ -266,6 +266,20 @@ def check_names(field: str, expected: Sequence[str], got: Sequence[str], owner: 
     )
 
 
+def check_retriever(policy: Policy, retriever: Any) -> None:
+    """Raise a ValueError, naming what differs and the fix, unless ``retriever`` gives the
+    candidates and query features ``policy`` was trained on."""
+    check_names("modality_names", policy.modality_names, retriever.modality_names, policy.name)
+    check_names("feature_names", policy.feature_names, retriever.feature_names, policy.name)
+    served = len(retriever.query_feature_names)
+    if policy.query_feature_dim and policy.query_feature_dim != served:
+        raise ValueError(
+            f"policy {policy.name!r} reads {policy.query_feature_dim} query features but the "
+            f"retriever gives {served} ({', '.join(retriever.query_feature_names[:4])}, ...); "
+            "serve it with the retriever of the run it was trained in, or retrain it"
+        )
+
+
 def ranking_from_scores(scores: np.ndarray, candidates: CandidateBatch) -> np.ndarray:
     """Item indices by descending score; ties keep the candidate order; padding last.
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fusionrank.agents.policy import Policy, check_names, ranking_from_scores
+from fusionrank.agents.policy import Policy, check_retriever, ranking_from_scores
 from fusionrank.types import CandidateBatch
 
 if TYPE_CHECKING:
@@ -71,8 +71,7 @@ def score_candidates(
 
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    check_names("modality_names", policy.modality_names, retriever.modality_names, policy.name)
-    check_names("feature_names", policy.feature_names, retriever.feature_names, policy.name)
+    check_retriever(policy, retriever)
     qf = retriever.query_features(queries) if query_features is None else query_features
     weights = policy.weights_for(queries, qf, retriever)
     assert weights is not None, "weights_for falls back on the retriever's defaults"

@@ -124,12 +124,11 @@ def has_retriever(run: Path | None) -> bool:
 
 
 def check_fits(policy: Policy, retriever: Retriever) -> None:
-    """Raise a ValueError if the policy's modality or feature names differ from the
-    retriever's."""
-    from fusionrank.agents.policy import check_names
+    """Raise a ValueError if the policy's modality or feature names, or its number of
+    query features, differ from the retriever's."""
+    from fusionrank.agents.policy import check_retriever
 
-    check_names("modality_names", policy.modality_names, retriever.modality_names, policy.name)
-    check_names("feature_names", policy.feature_names, retriever.feature_names, policy.name)
+    check_retriever(policy, retriever)
 
 
 def exports_folder(run: Path | None, config: ServiceConfig) -> Path | None:

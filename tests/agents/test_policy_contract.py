@@ -208,3 +208,20 @@ def test_default_fusion_weights_are_saved_and_decide_the_default(tmp_path: Path)
 
 def test_ppo_kinds_are_registered() -> None:
     assert {"ppo-rerank", "ppo-fusion"} <= set(registered_kinds())
+
+
+def test_a_retriever_with_other_query_features_is_refused_by_name() -> None:
+    from types import SimpleNamespace
+
+    from fusionrank.agents.policy import check_retriever
+
+    policy = rerank_policy()
+    same = SimpleNamespace(
+        modality_names=MODALITIES,
+        feature_names=FEATURES,
+        query_feature_names=tuple(f"q{i}" for i in range(DQ)),
+    )
+    check_retriever(policy, same)
+    wider = SimpleNamespace(**{**vars(same), "query_feature_names": ("has_text",) * (DQ + 2)})
+    with pytest.raises(ValueError, match=f"reads {DQ} query features but the retriever gives"):
+        check_retriever(policy, wider)
