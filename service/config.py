@@ -26,7 +26,7 @@ class ServiceConfig(BaseModel):
     policy: str | None = Field(
         None,
         description="Policy to serve: a folder name under runs/<name>/policies/ or a path; "
-        "None: the only policy there, else ppo-rerank.",
+        "None: the only policy there, else pg-joint, else ppo-rerank.",
     )
     engine: Engine = Field("auto", description="Scoring engine of neural policies.")
     text_encoder: TextEncoder = Field(

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_POLICY = "ppo-rerank"
+DEFAULT_POLICIES = ("pg-joint", "ppo-rerank")
+"""Served when a run holds several policies and none is chosen: the first one present
+(``pg-joint`` is the demo's best learned policy on ShopWorld's hidden users)."""
 # Kinds whose scores read catalog item indices of logged data or the hidden truth; they
 # cannot score a caller's unseen items, and the oracle is for evaluation only.
 NOT_SERVABLE = frozenset({"oracle-shopworld", "logging"})
@@ -94,8 +96,9 @@ def resolve(path: Path, policy: str | None) -> tuple[Path, Path | None]:
     found = _names(folder)
     if len(found) == 1:
         return folder / found[0], path
-    if DEFAULT_POLICY in found:
-        return folder / DEFAULT_POLICY, path
+    for name in DEFAULT_POLICIES:
+        if name in found:
+            return folder / name, path
     raise ValueError(
         f"{folder} holds {len(found)} policies {found}; choose one with --policy NAME "
         "(or service.policy), or train one with `fusionrank train`"

@@ -268,3 +268,17 @@ def test_a_reload_of_the_same_run_keeps_the_query_cache(service_run: Path) -> No
     result = second.search("wool scarf for winter", top_k=3)
     assert second.contexts.retrieval.batches == batches  # type: ignore[union-attr]
     assert result.policy_name == "ppo-fusion" and len(result.item_ids) == 3
+
+
+def test_without_a_choice_the_run_serves_pg_joint_then_ppo_rerank(tmp_path: Path) -> None:
+    from fusionrank.agents.policy import POLICY_FILE
+    from fusionrank.service.loading import resolve
+
+    run = tmp_path / "run"
+    for name in ("lambdamart", "ppo-rerank", "pg-joint"):
+        (run / "policies" / name).mkdir(parents=True)
+        (run / "policies" / name / POLICY_FILE).write_text("{}")
+    assert resolve(run, None) == (run / "policies" / "pg-joint", run)
+    shutil.rmtree(run / "policies" / "pg-joint")
+    assert resolve(run, None) == (run / "policies" / "ppo-rerank", run)
+    assert resolve(run, "lambdamart") == (run / "policies" / "lambdamart", run)
