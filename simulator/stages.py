@@ -3,6 +3,7 @@ on the held-out sessions. Both read the run's recorded inputs and write ``run.si
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -219,6 +220,9 @@ def fit_run_companions(run: RunFolder, config: SimulatorConfig, seed: int) -> Co
     prices = catalog_prices(catalog)
     folder, seconds = run.simulator, dict[str, float]()
     validation = ensemble = None
+    for stale in (folder.validation, folder.ensemble):  # a refit must not leave old ones
+        if stale.exists():
+            shutil.rmtree(stale)
     if config.validation and len(split.held_out):
         started = time.perf_counter()
         fit_simulator(split.held_out, featurizer, prices, config).save(folder.validation)

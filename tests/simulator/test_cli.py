@@ -44,6 +44,25 @@ def test_fit_then_report_on_a_run_folder(runner, tiny_world, tmp_path, monkeypat
     assert (folder / "report" / "report.html").is_file()
 
 
+def test_companions_fit_beside_the_simulator_and_a_refit_drops_what_is_off(
+    runner, tiny_world, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(tiny_world, tmp_path / "runs" / "tiny" / "world")
+    fast = ["--set", "simulator.em_iterations=5", "--set", "simulator.feature_rounds=1"]
+    assert runner.invoke(app, ["sim", "fit", "--name", "tiny", *fast]).exit_code == 0
+    members = ["--set", "simulator.ensemble_members=2"]
+    fitted = runner.invoke(app, ["sim", "companions", "--name", "tiny", *fast, *members])
+    assert fitted.exit_code == 0, fitted.output
+    folder = tmp_path / "runs" / "tiny" / "simulator"
+    assert (folder / "validation" / "simulator.json").is_file()
+    assert read_json(folder / "ensemble" / "ensemble.json")["members"] == 2
+    off = ["--set", "simulator.ensemble_members=0", "--set", "simulator.validation=false"]
+    again = runner.invoke(app, ["sim", "companions", "--name", "tiny", *fast, *off])
+    assert again.exit_code == 0, again.output
+    assert not (folder / "validation").exists() and not (folder / "ensemble").exists()
+
+
 def test_fit_without_logs_says_how_to_get_them(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["sim", "fit", "--name", "nothing"])
