@@ -98,7 +98,7 @@ def verdict(row: Mapping[str, Any], metric: str, baseline: str, level: str) -> s
 def _sentence(
     policy: str, lift: Mapping[str, Any] | None, metric: str, reference: str, level: str
 ) -> str:
-    if not lift:
+    if not lift or lift.get("relative") is None:
         return f"{policy}: not compared (no paired lift on {metric})."
     low, high = lift["relative_ci_normal"]
     shown = f"{lift['relative']:+.1%} {_interval(low, high, percent=True)} {metric}"
@@ -159,7 +159,7 @@ def world_results(compare: Mapping[str, Any], oracle: bool) -> list[WorldResults
             verdict(r, metric, baseline, level)
             for r in rows
             if r["policy"] not in (baseline, compare.get("oracle"))
-        ) + tuple(versus_best(rows, best, level))
+        ) + tuple(versus_best(rows, best, level) if metric == "purchases" else ())
         out.append(WorldResults(world, tuple(header), tuple(table), sentences))
     return out
 
