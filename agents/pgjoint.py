@@ -141,6 +141,7 @@ class JointTrainer:
         config: PG-Rank settings (iterations, samples, learning rate, ...).
         network: Scorer and fusion sizes.
         k: Candidates fused per query.
+        seed: Seeds the networks' initial weights (``train`` seeds the rest).
     """
 
     def __init__(
@@ -153,7 +154,9 @@ class JointTrainer:
         config: PGRankConfig,
         network: NetworkConfig,
         k: int,
+        seed: int = 0,
     ) -> None:
+        torch.manual_seed(seed)  # the networks' initial weights: seeded, whatever ran before
         self.pool, self.qf, self.value, self.config, self.k = pool, query_features, value, config, k
         self.share = traffic / traffic.sum()
         self.depth = config.depth or value.config.slate_size * value.config.max_pages

@@ -228,6 +228,7 @@ def train_joint_policy(
         config.pgrank,
         config.network,
         env_config.k,
+        seed,
     )
     result = trainer.train(seed)
     policy = JointRerankPolicy(

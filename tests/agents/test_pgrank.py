@@ -130,3 +130,7 @@ def test_joint_fusion_and_rerank_training_improves_and_round_trips(
     a = rank_candidates(loaded, env_components.retriever, queries, 10)[1]
     b = rank_candidates(trained.policy, env_components.retriever, queries, 10)[1]
     np.testing.assert_array_equal(a, b)
+    # Same seed, same policy, whatever drew from torch's global stream before.
+    torch.rand(7)
+    again = train_joint_policy(env_components, env_config, config, 2, tmp_path / "again")
+    assert again.policy.version == trained.policy.version
