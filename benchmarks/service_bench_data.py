@@ -67,21 +67,21 @@ def candidates(retriever: Any, texts: list[str], k: int = K) -> list[dict]:
 def make_traffic(run: Path, logs: Path | None, tmp: Path, args: Any) -> Traffic:
     """Every row's bodies for the rates and seconds of ``args`` (see the driver)."""
     from fusionrank.retrieval.retriever import Retriever
+    from fusionrank.runs import RunFolder
     from fusionrank.service.config import ServiceConfig
     from fusionrank.service.loading import serving_retriever
     from fusionrank.types import Query
 
-    world = run / "world" / "data"
+    folder = RunFolder(run)
+    inputs = folder.inputs()
     sizes = [
         int(args.unique_rate * args.seconds), int(args.unique_rate * args.warmup),
         int(2 * args.unique_rate * args.seconds), int(2 * args.unique_rate * args.warmup),
         int(args.fault_rate * args.seconds * 2 / 3) + 1, 300,
     ]  # fmt: skip
-    bases, texts = unique_queries(
-        logs or world / "logs.parquet", world / "catalog.parquet", sum(sizes)
-    )
+    bases, texts = unique_queries(logs or inputs.logs, inputs.catalog, sum(sizes))
     config = ServiceConfig(exports_dir=str(tmp / "exports"))
-    retriever = serving_retriever(Retriever.load(run / "retrieval"), config, tmp / "exports")
+    retriever = serving_retriever(Retriever.load(folder.retrieval.path), config, tmp / "exports")
     bodies = candidates(retriever, texts)
     parts, at = [], 0
     for size in sizes:

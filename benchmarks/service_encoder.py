@@ -61,11 +61,11 @@ def main() -> None:
     from fusionrank.service import Reranker, ServiceConfig
 
     torch.set_num_threads(1)
-    world = args.run / "world" / "data"
-    bases, _ = unique_queries(world / "logs.parquet", world / "catalog.parquet", 0)
-    _, extra = unique_queries(
-        world / "logs.parquet", world / "catalog.parquet", args.extra or len(bases), seed=1
-    )
+    from fusionrank.runs import RunFolder
+
+    inputs = RunFolder(args.run).inputs()
+    bases, _ = unique_queries(inputs.logs, inputs.catalog, 0)
+    _, extra = unique_queries(inputs.logs, inputs.catalog, args.extra or len(bases), seed=1)
     sets = {"logged queries": bases, "with two words added": extra}
     tmp = Path(tempfile.mkdtemp(prefix="fusionrank-encoder-bench-"))
     rerankers = {

@@ -155,9 +155,12 @@ def fault_row(
     """Mixed traffic while the driver reloads a good, a cut and the original policy."""
     import httpx
 
+    from fusionrank.runs import RunFolder
+
     good = tmp / "staging" / "good"
-    shutil.copytree(run / "policies" / "lambdamart", good)
-    cut = corrupt_copy(run / "policies" / "lambdamart", tmp / "staging" / "cut")
+    lambdamart = RunFolder(run).policies.of("lambdamart")
+    shutil.copytree(lambdamart, good)
+    cut = corrupt_copy(lambdamart, tmp / "staging" / "cut")
     reloads: list[tuple[str, int, float]] = []
 
     def admin() -> None:

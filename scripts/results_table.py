@@ -149,8 +149,11 @@ def retrieval_table(metrics: Mapping[str, Any]) -> str:
 
 
 def results(run: Path, transfer: Path | None) -> str:
-    compare = json.loads((run / "evaluation" / "compare.json").read_text())
-    manifest = json.loads((run / "manifest.json").read_text())
+    from fusionrank.runs import RunFolder
+
+    folder = RunFolder(run)
+    compare = json.loads(folder.evaluation.compare_json.read_text())
+    manifest = json.loads(folder.manifest.path.read_text())
     parts = [
         f"Stage timings of this run: {timings(manifest)}.",
         "Hidden users (what matters):",
@@ -163,7 +166,7 @@ def results(run: Path, transfer: Path | None) -> str:
         f"the policies: {compare['kendall_tau']:.3f}.",
         foresight_table(compare),
     ]
-    metrics = run / "retrieval" / "metrics" / "eval.json"
+    metrics = folder.retrieval.metrics / "eval.json"
     if metrics.is_file():
         parts += [
             "First-stage retrieval on the same world (`fusionrank retrieval eval`; recall@10 "
