@@ -34,8 +34,10 @@ import pandas as pd
 from fusionrank.datasets.shopworld.config import ShopWorldConfig
 from fusionrank.datasets.shopworld.truth import HiddenTruth
 from fusionrank.datasets.shopworld.world import generate_world
-from fusionrank.evaluation.ab import SessionSettings, run_ab, simulate_arms
+from fusionrank.evaluation.ab import ABRun, SessionSettings, run_ab, simulate_arms
 from fusionrank.evaluation.interleaving import (
+    InterleavingResult,
+    SessionsComparison,
     sessions_comparison,
     simulate_interleaving,
     summarize,
@@ -49,7 +51,9 @@ from fusionrank.evaluation.shopworld import (
     shopworld_reformulation,
     shopworld_traffic,
 )
+from fusionrank.evaluation.traffic import Reformulator
 from fusionrank.reports import Report
+from fusionrank.simulator.traffic import QuerySampler
 
 
 def one_session_at_a_time(truth, sampler, ranker, n, settings, reformulate, seed):
@@ -126,7 +130,8 @@ def policy_ab(run_dir: Path, names: tuple[str, str], sessions: int) -> None:
         )
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=None, help="A run folder: A/B its policies.")
     parser.add_argument("--a", default="logging", help="With --run: arm A's policy.")
@@ -135,32 +140,35 @@ def main() -> None:
     parser.add_argument("--loop-sessions", type=int, default=2_000)
     parser.add_argument("--world", type=Path, default=None, help="An existing ShopWorld folder.")
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/ab_speed"))
-    args = parser.parse_args()
-    if args.run is not None:
-        policy_ab(args.run, (args.a, args.b), args.sessions)
-        return
-    world = args.world
+    return parser.parse_args()
+
+
+def default_world(world: Path | None) -> Path:
+    """``world``, or a default ShopWorld (no images) generated in a temporary folder."""
     if world is None:
         world = Path(tempfile.mkdtemp()) / "world"
         started = time.perf_counter()
         generate_world(ShopWorldConfig(images=False), 0, world)
         print(f"default ShopWorld (no images) generated in {time.perf_counter() - started:.1f} s")
-    truth = HiddenTruth.load(world / "truth")
-    catalog = pd.read_parquet(world / "data" / "catalog.parquet")
-    query_ids, pool, text = shopworld_pools(truth, catalog, 60, np.random.default_rng(0))
-    grades = truth.relevance(truth.query_index(query_ids), pool).astype(np.float64)
-    arm_a = ScoreTable(query_ids, pool, text, "text")
-    arm_b = ScoreTable(query_ids, pool, grades + 0.01 * text, "oracle")
-    sampler, judge = shopworld_traffic(truth), ShopWorldJudge(truth)
-    reformulate, settings = shopworld_reformulation(truth), SessionSettings()
-    judge.ideal_dcg(query_ids[:1], settings.ndcg_k)  # build the ideal DCGs outside the timing
+    return world
 
+
+def timed_ab(
+    truth: HiddenTruth,
+    sampler: QuerySampler,
+    arms: tuple[ScoreTable, ScoreTable],
+    args: argparse.Namespace,
+    settings: SessionSettings,
+    reformulate: Reformulator,
+    judge: ShopWorldJudge,
+) -> ABRun:
+    """The batched A/B, timed beside the one-session-at-a-time loop; printed with its lifts."""
     started = time.perf_counter()
     run = run_ab(
         truth,
         sampler,
-        arm_a,
-        arm_b,
+        arms[0],
+        arms[1],
         args.sessions,
         1,
         names=("text", "oracle"),
@@ -170,7 +178,7 @@ def main() -> None:
     )
     total = time.perf_counter() - started
     started = time.perf_counter()
-    one_session_at_a_time(truth, sampler, arm_a, args.loop_sessions, settings, reformulate, 2)
+    one_session_at_a_time(truth, sampler, arms[0], args.loop_sessions, settings, reformulate, 2)
     loop = (time.perf_counter() - started) / args.loop_sessions * args.sessions * 2
     print(
         f"A/B, {args.sessions:,} sessions x 2 arms: simulation {run.seconds:.1f} s "
@@ -183,16 +191,23 @@ def main() -> None:
             f"95% CI [{r.relative_ci_bootstrap[0]:+.1%}, {r.relative_ci_bootstrap[1]:+.1%}]  "
             f"p {r.p_value:.2g}  MDE {r.mde_relative:.2%}"
         )
+    return run
 
+
+def interleaving_against_ab(
+    truth: HiddenTruth, sampler: QuerySampler, arms: tuple[ScoreTable, ScoreTable], sessions: int
+) -> tuple[InterleavingResult, SessionsComparison]:
+    """Team-draft interleaving of the arms, and the sessions it and a first-page A/B need
+    to detect the effect; printed."""
     started = time.perf_counter()
-    credits = simulate_interleaving(truth, sampler, arm_a, arm_b, args.sessions, 3)
+    credits = simulate_interleaving(truth, sampler, arms[0], arms[1], sessions, 3)
     interleaving = summarize(credits)
     seconds = time.perf_counter() - started
     single = simulate_arms(
         truth,
         sampler,
-        [arm_a, arm_b],
-        args.sessions,
+        list(arms),
+        sessions,
         4,
         SessionSettings(max_pages=1, max_reformulations=0),
     )
@@ -204,7 +219,7 @@ def main() -> None:
         interleaving.preference_sd,
     )
     print(
-        f"interleaving, {args.sessions:,} sessions in {seconds:.1f} s: oracle win rate "
+        f"interleaving, {sessions:,} sessions in {seconds:.1f} s: oracle win rate "
         f"{interleaving.win_rate:.3f} [{interleaving.win_rate_ci[0]:.3f}, "
         f"{interleaving.win_rate_ci[1]:.3f}], ties {interleaving.ties / interleaving.n:.1%}"
     )
@@ -212,6 +227,29 @@ def main() -> None:
         f"sessions to detect the effect (first page, clicks, 80 % power): live A/B "
         f"{comparison.ab_sessions:,} per arm; interleaving {comparison.interleaving_sessions:,}"
         f" ({comparison.ratio:.1f}x fewer)"
+    )
+    return interleaving, comparison
+
+
+def main() -> None:
+    args = parse_args()
+    if args.run is not None:
+        policy_ab(args.run, (args.a, args.b), args.sessions)
+        return
+    world = default_world(args.world)
+    truth = HiddenTruth.load(world / "truth")
+    catalog = pd.read_parquet(world / "data" / "catalog.parquet")
+    query_ids, pool, text = shopworld_pools(truth, catalog, 60, np.random.default_rng(0))
+    grades = truth.relevance(truth.query_index(query_ids), pool).astype(np.float64)
+    arm_a = ScoreTable(query_ids, pool, text, "text")
+    arm_b = ScoreTable(query_ids, pool, grades + 0.01 * text, "oracle")
+    sampler, judge = shopworld_traffic(truth), ShopWorldJudge(truth)
+    reformulate, settings = shopworld_reformulation(truth), SessionSettings()
+    judge.ideal_dcg(query_ids[:1], settings.ndcg_k)  # build the ideal DCGs outside the timing
+
+    run = timed_ab(truth, sampler, (arm_a, arm_b), args, settings, reformulate, judge)
+    interleaving, comparison = interleaving_against_ab(
+        truth, sampler, (arm_a, arm_b), args.sessions
     )
     sequential = msprt(run.b.clicks - run.a.clicks)
     print(

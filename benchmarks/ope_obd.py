@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from fusionrank.evaluation import plots
-from fusionrank.evaluation.ope.estimators import ESTIMATORS
+from fusionrank.evaluation.ope.estimators import ESTIMATORS, Estimate
 from fusionrank.evaluation.ope.obd import OBDValidation, bootstrap_rows, validate_on_obd
 from fusionrank.evaluation.sections import add_ope
 from fusionrank.reports import Report
@@ -94,7 +94,8 @@ def table_rows(ours: OBDValidation, peer: dict | None, model: str | None) -> lis
     return rows
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "obd")
     parser.add_argument("--runs", type=int, default=30)
@@ -108,7 +109,67 @@ def main() -> None:
     parser.add_argument("--obp-python", default=None)
     parser.add_argument("--campaigns", nargs="+", default=list(CAMPAIGNS), choices=CAMPAIGNS)
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/ope_obd"))
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def validate_campaign(args: argparse.Namespace, campaign: str) -> list[OBDValidation]:
+    """Our estimators on a campaign, once per reward model (all of them with the first,
+    only the modelled ones with the others)."""
+    results = []
+    for i, model in enumerate(args.reward_models):
+        names = ESTIMATORS if i == 0 else MODELLED
+        results.append(
+            validate_on_obd(
+                args.data,
+                campaign,
+                n_runs=args.runs,
+                seed=args.seed,
+                reward_model=model,
+                estimators=names,
+            )
+        )
+    return results
+
+
+def labelled_estimates(
+    reward_models: list[str], results: list[OBDValidation]
+) -> tuple[Estimate, ...]:
+    """The full-data estimates of every run, DM, DR and SNDR labelled with their reward
+    model when there are several."""
+    several = len(reward_models) > 1
+    return tuple(
+        replace(e, estimator=f"{e.estimator} ({model})")
+        if several and e.estimator in MODELLED
+        else e
+        for model, ours in zip(reward_models, results, strict=True)
+        for e in ours.estimates
+    )
+
+
+def add_bars(
+    bars: dict[str, dict[str, dict[str, tuple[float, float]]]],
+    campaign: str,
+    campaign_rows: list[list],
+    peer: dict | None,
+) -> None:
+    """A campaign's error bars (mean, sd) of each estimator, ours and obp's where it ran."""
+    for series in bars.values():
+        series[campaign] = {}
+    for row in campaign_rows:
+        bars["fusionrank"][campaign][row[1]] = (row[3], row[4])
+        if peer is not None and not np.isnan(row[6]):
+            bars["obp 0.5.7"][campaign][row[1]] = (row[6], row[7])
+
+
+def print_table(header: list[str], rows: list[list]) -> None:
+    """The table of relative errors, one line a row."""
+    print(" | ".join(f"{h:>16}" for h in header))
+    for row in rows:
+        print(" | ".join(f"{v:>16.4g}" if isinstance(v, float) else f"{v:>16}" for v in row))
+
+
+def main() -> None:
+    args = parse_args()
     python = obp_interpreter(args.obp_python)
     report = Report("Off-policy estimates on the Open Bandit Dataset")
     report.text(
@@ -121,19 +182,7 @@ def main() -> None:
     bars: dict[str, dict[str, dict[str, tuple[float, float]]]] = {"fusionrank": {}, "obp 0.5.7": {}}
     for campaign in args.campaigns:
         started = time.perf_counter()
-        results = []
-        for i, model in enumerate(args.reward_models):
-            names = ESTIMATORS if i == 0 else MODELLED
-            results.append(
-                validate_on_obd(
-                    args.data,
-                    campaign,
-                    n_runs=args.runs,
-                    seed=args.seed,
-                    reward_model=model,
-                    estimators=names,
-                )
-            )
+        results = validate_campaign(args, campaign)
         ours_seconds = time.perf_counter() - started
         peer = None
         if python:
@@ -147,19 +196,8 @@ def main() -> None:
         ]
         rows += campaign_rows
         truth[campaign] = results[0].on_policy
-        estimates[campaign] = tuple(
-            replace(e, estimator=f"{e.estimator} ({model})")
-            if several and e.estimator in MODELLED
-            else e
-            for model, ours in zip(args.reward_models, results, strict=True)
-            for e in ours.estimates
-        )
-        for series in bars.values():
-            series[campaign] = {}
-        for row in campaign_rows:
-            bars["fusionrank"][campaign][row[1]] = (row[3], row[4])
-            if peer is not None and not np.isnan(row[6]):
-                bars["obp 0.5.7"][campaign][row[1]] = (row[6], row[7])
+        estimates[campaign] = labelled_estimates(args.reward_models, results)
+        add_bars(bars, campaign, campaign_rows, peer)
         peer_time = f", obp {peer['seconds']:.1f} s" if peer else ""
         print(
             f"{campaign}: on-policy CTR {truth[campaign]:.5f}; ours {ours_seconds:.1f} s{peer_time}"
@@ -167,9 +205,7 @@ def main() -> None:
     header = ["campaign", "estimator", "value", "rel.err mean", "rel.err sd"]
     if python:
         header += ["obp value", "obp rel.err mean", "obp rel.err sd", "ours - obp", "± (95%)"]
-    print(" | ".join(f"{h:>16}" for h in header))
-    for row in rows:
-        print(" | ".join(f"{v:>16.4g}" if isinstance(v, float) else f"{v:>16}" for v in row))
+    print_table(header, rows)
     report.heading("Relative estimation error")
     report.table("relative_errors", header, rows)
     if not python:

@@ -75,12 +75,108 @@ def random_clip_search(retriever: Retriever, run: Path) -> PhotoSearch:
     return PhotoSearch(DenseModality("image", vectors, index, clip.encode_texts), clip)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True, help="run folder (runs/NAME)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def photo_searches(retriever: Retriever, run: Path) -> tuple[PhotoSearch, PhotoSearch, PhotoSearch]:
+    """Photo search with the background suppressed, with it kept, and through a
+    random-weights CLIP."""
+    search = PhotoSearch.of(retriever)
+    keep_search = PhotoSearch.of(retriever, search.encoder.clip, background="keep")
+    return search, keep_search, random_clip_search(retriever, run)
+
+
+def intent_figures(
+    truth: HiddenTruth,
+    retriever: Retriever,
+    judge: Judge,
+    searches: tuple[PhotoSearch, PhotoSearch, PhotoSearch],
+    intent: str,
+    config: PhotoConfig,
+    seed: int,
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Recall@10 of each way of searching for an intent's needs, photo recall by quality
+    tercile and timings; with the needs' query rows and their photographed products."""
+    search, keep_search, random_search = searches
+    needs, rows = need_queries(truth, intent)
+    texts = [str(t) for t in truth.query_texts[rows]]
+    products = choose_products(
+        truth.needs.constraints[needs], truth.items.codes(), np.random.default_rng(seed)
+    )
+    started = time.perf_counter()
+    photos = photo_queries(truth.items, products, config, seed)
+    render_s = (time.perf_counter() - started) / len(photos)
+    typed = retriever.search([Query(str(i), t) for i, t in enumerate(texts)], k=10)
+    started = time.perf_counter()
+    photo = search.search([p.pixels for p in photos], k=10)
+    search_s = (time.perf_counter() - started) / len(photos)
+    kept = keep_search.search([p.pixels for p in photos], k=10)
+    mixed = search.search([p.pixels for p in photos], k=10, texts=texts)
+    chance = random_search.search([p.pixels for p in photos], k=10)
+    figures = {
+        "n_needs": len(needs),
+        "typed": float(recall(judge, rows, typed.item_index).mean()),
+        "photo": float(recall(judge, rows, photo.item_index).mean()),
+        "photo, background kept": float(recall(judge, rows, kept.item_index).mean()),
+        "photo + text": float(recall(judge, rows, mixed.item_index).mean()),
+        "photo, random-weights CLIP": float(recall(judge, rows, chance.item_index).mean()),
+        "render_s_per_photo": render_s,
+        "search_s_per_photo": search_s,
+    }
+    per_photo = recall(judge, rows, photo.item_index)
+    quality = np.array([p.quality for p in photos])
+    cuts = np.quantile(quality, [1 / 3, 2 / 3])
+    tercile = np.digitize(quality, cuts)
+    figures["photo_by_quality_tercile"] = [float(per_photo[tercile == t].mean()) for t in range(3)]
+    return figures, rows, products
+
+
+def print_figures(intent: str, figures: dict[str, Any]) -> None:
+    """One line of an intent's figures."""
+    print(
+        f"{intent} needs (n={figures['n_needs']}): recall@10 typed {figures['typed']:.3f}  "
+        f"photo {figures['photo']:.3f} "
+        f"(background kept {figures['photo, background kept']:.3f})  "
+        f"photo + text {figures['photo + text']:.3f}  "
+        f"photo, random CLIP {figures['photo, random-weights CLIP']:.3f}; "
+        f"photo by quality tercile (low..high) "
+        f"{np.round(figures['photo_by_quality_tercile'], 3).tolist()}; "
+        f"render {figures['render_s_per_photo'] * 1000:.0f} ms, "
+        f"encode + search {figures['search_s_per_photo'] * 1000:.0f} ms per photo",
+        flush=True,
+    )
+
+
+def photo_sweep(
+    truth: HiddenTruth,
+    search: PhotoSearch,
+    judge: Judge,
+    rows: np.ndarray,
+    products: np.ndarray,
+    config: PhotoConfig,
+    seed: int,
+) -> dict[str, float]:
+    """Photo recall@10 over a blur and a crop sweep of the same products' photos; printed."""
+    sweep = {}
+    for name, update in [("blur", {"blur": b}) for b in (0.0, 1.0, 2.0, 4.0)] + [
+        ("crop", {"crop": c}) for c in (0.0, 0.5, 1.0)
+    ]:
+        varied = photo_queries(truth.items, products, replace(config, **update), seed)
+        result = search.search([p.pixels for p in varied], k=10)
+        key = f"{name}={next(iter(update.values()))}"
+        sweep[key] = float(recall(judge, rows, result.item_index).mean())
+    print("visual needs, photo recall@10 by strength:", {k: round(v, 3) for k, v in sweep.items()})
+    return sweep
+
+
+def main() -> None:
+    args = parse_args()
 
     import torch
 
@@ -88,69 +184,19 @@ def main() -> None:
     truth = HiddenTruth.load(RunFolder(args.run).world.truth)
     retriever = Retriever.load(RunFolder(args.run).retrieval.path)
     judge = Judge(truth, retriever.n_items, 10)
-    search = PhotoSearch.of(retriever)
-    keep_search = PhotoSearch.of(retriever, search.encoder.clip, background="keep")
-    random_search = random_clip_search(retriever, args.run)
+    searches = photo_searches(retriever, args.run)
     config = PhotoConfig()
     out: dict[str, Any] = {"photo_config": repr(config)}
     for intent in ("visual", "mixed"):
-        needs, rows = need_queries(truth, intent)
-        texts = [str(t) for t in truth.query_texts[rows]]
-        products = choose_products(
-            truth.needs.constraints[needs], truth.items.codes(), np.random.default_rng(args.seed)
+        figures, rows, products = intent_figures(
+            truth, retriever, judge, searches, intent, config, args.seed
         )
-        started = time.perf_counter()
-        photos = photo_queries(truth.items, products, config, args.seed)
-        render_s = (time.perf_counter() - started) / len(photos)
-        typed = retriever.search([Query(str(i), t) for i, t in enumerate(texts)], k=10)
-        started = time.perf_counter()
-        photo = search.search([p.pixels for p in photos], k=10)
-        search_s = (time.perf_counter() - started) / len(photos)
-        kept = keep_search.search([p.pixels for p in photos], k=10)
-        mixed = search.search([p.pixels for p in photos], k=10, texts=texts)
-        chance = random_search.search([p.pixels for p in photos], k=10)
-        figures = {
-            "n_needs": len(needs),
-            "typed": float(recall(judge, rows, typed.item_index).mean()),
-            "photo": float(recall(judge, rows, photo.item_index).mean()),
-            "photo, background kept": float(recall(judge, rows, kept.item_index).mean()),
-            "photo + text": float(recall(judge, rows, mixed.item_index).mean()),
-            "photo, random-weights CLIP": float(recall(judge, rows, chance.item_index).mean()),
-            "render_s_per_photo": render_s,
-            "search_s_per_photo": search_s,
-        }
-        per_photo = recall(judge, rows, photo.item_index)
-        quality = np.array([p.quality for p in photos])
-        cuts = np.quantile(quality, [1 / 3, 2 / 3])
-        tercile = np.digitize(quality, cuts)
-        figures["photo_by_quality_tercile"] = [
-            float(per_photo[tercile == t].mean()) for t in range(3)
-        ]
         out[intent] = figures
-        print(
-            f"{intent} needs (n={len(needs)}): recall@10 typed {figures['typed']:.3f}  "
-            f"photo {figures['photo']:.3f} "
-            f"(background kept {figures['photo, background kept']:.3f})  "
-            f"photo + text {figures['photo + text']:.3f}  "
-            f"photo, random CLIP {figures['photo, random-weights CLIP']:.3f}; "
-            f"photo by quality tercile (low..high) "
-            f"{np.round(figures['photo_by_quality_tercile'], 3).tolist()}; "
-            f"render {render_s * 1000:.0f} ms, encode + search {search_s * 1000:.0f} ms per photo",
-            flush=True,
-        )
+        print_figures(intent, figures)
         if intent != "visual":
             continue
-        sweep = {}
-        for name, update in [("blur", {"blur": b}) for b in (0.0, 1.0, 2.0, 4.0)] + [
-            ("crop", {"crop": c}) for c in (0.0, 0.5, 1.0)
-        ]:
-            varied = photo_queries(truth.items, products, replace(config, **update), args.seed)
-            result = search.search([p.pixels for p in varied], k=10)
-            key = f"{name}={next(iter(update.values()))}"
-            sweep[key] = float(recall(judge, rows, result.item_index).mean())
-        out["visual"]["photo_sweep"] = sweep
-        print(
-            "visual needs, photo recall@10 by strength:", {k: round(v, 3) for k, v in sweep.items()}
+        out["visual"]["photo_sweep"] = photo_sweep(
+            truth, searches[0], judge, rows, products, config, args.seed
         )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

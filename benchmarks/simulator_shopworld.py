@@ -30,7 +30,7 @@ from fusionrank.datasets.shopworld.config import ShopWorldConfig
 from fusionrank.datasets.shopworld.truth import HiddenTruth
 from fusionrank.datasets.shopworld.world import generate_world
 from fusionrank.simulator.config import SimulatorConfig
-from fusionrank.simulator.data import catalog_prices, load_fit_data, split_sessions
+from fusionrank.simulator.data import Split, catalog_prices, load_fit_data, split_sessions
 from fusionrank.simulator.featurizer import CatalogFeaturizer
 from fusionrank.simulator.fitting import fit_simulator
 from fusionrank.simulator.user_simulator import UserSimulator
@@ -124,7 +124,81 @@ def main() -> None:
         run(world, args.json)
 
 
+def fit_model(
+    name: str,
+    split: Split,
+    featurizer: CatalogFeaturizer,
+    prices: np.ndarray,
+    truth: HiddenTruth,
+    truth_e: np.ndarray,
+    slate_size: int,
+) -> tuple[UserSimulator, dict]:
+    """Fit one click model; its held-out fit, examination and attractiveness recovery
+    against the truth, printed."""
+    started = time.perf_counter()
+    simulator = fit_simulator(split.train, featurizer, prices, SimulatorConfig(click_model=name))
+    seconds = time.perf_counter() - started
+    e = examination(simulator, slate_size)
+    ll, pp = simulator.evaluate(split.held_out)
+    entry = {
+        "fit_seconds": seconds,
+        "held_out_log_likelihood": ll.mean,
+        "held_out_perplexity": pp.mean,
+        "examination": e.round(4).tolist(),
+        "examination_mae": float(np.mean(np.abs(e - truth_e))),
+        "examination_max_error": float(np.max(np.abs(e - truth_e))),
+        "attractiveness": attractiveness_recovery(
+            simulator, truth, split.train, np.random.default_rng(1)
+        ),
+        "policies": {},
+    }
+    print(f"\n{name}: fit {seconds:.1f} s, held-out LL {ll.mean:.4f}, PP {pp.mean:.4f}")
+    print(
+        f"  examination {np.round(e, 3).tolist()}"
+        f"  MAE {entry['examination_mae']:.4f}, max {entry['examination_max_error']:.4f}"
+    )
+    print(
+        "  attractiveness: "
+        + ", ".join(
+            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in entry["attractiveness"].items()
+        )
+    )
+    return simulator, entry
+
+
+def policy_gaps(
+    simulator: UserSimulator,
+    truth: HiddenTruth,
+    rankings: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Expected clicks, purchases and revenue per page of each ranking, simulated against
+    true; printed as a table."""
+    gaps = {}
+    print(f"  {'policy':<28} {'clicks/page':>22} {'purchases/page':>22} {'revenue/page':>22}")
+    for policy, (query_ids, items) in rankings.items():
+        sim, real = (
+            simulator.expected_page(query_ids, items),
+            truth.expected_page(query_ids, items),
+        )
+        row = {}
+        for key in ("clicks", "purchases", "revenue"):
+            s = float(getattr(sim, key).sum(axis=1).mean())
+            t = float(getattr(real, key).sum(axis=1).mean())
+            row[key] = {"simulated": s, "truth": t, "gap": (s - t) / t}
+        gaps[policy] = row
+        print(
+            f"  {policy:<28} "
+            + " ".join(
+                f"{row[k]['simulated']:7.3f} vs {row[k]['truth']:7.3f} ({row[k]['gap']:+.0%})"
+                for k in ("clicks", "purchases", "revenue")
+            )
+        )
+    return gaps
+
+
 def run(world: Path, json_path: Path | None) -> None:
+    """Fit each click model on the world's logs and compare it with the hidden truth."""
     pages, catalog = load_fit_data(
         world / "data" / "logs.parquet", world / "data" / "catalog.parquet"
     )
@@ -139,56 +213,10 @@ def run(world: Path, json_path: Path | None) -> None:
     assert prices is not None, "ShopWorld catalogs have prices"
     rankings = policies(split.held_out, truth, prices)
     for name in MODELS:
-        started = time.perf_counter()
-        simulator = fit_simulator(
-            split.train, featurizer, prices, SimulatorConfig(click_model=name)
+        simulator, entry = fit_model(
+            name, split, featurizer, prices, truth, truth_e, pages.slate_size
         )
-        seconds = time.perf_counter() - started
-        e = examination(simulator, pages.slate_size)
-        ll, pp = simulator.evaluate(split.held_out)
-        entry = {
-            "fit_seconds": seconds,
-            "held_out_log_likelihood": ll.mean,
-            "held_out_perplexity": pp.mean,
-            "examination": e.round(4).tolist(),
-            "examination_mae": float(np.mean(np.abs(e - truth_e))),
-            "examination_max_error": float(np.max(np.abs(e - truth_e))),
-            "attractiveness": attractiveness_recovery(
-                simulator, truth, split.train, np.random.default_rng(1)
-            ),
-            "policies": {},
-        }
-        print(f"\n{name}: fit {seconds:.1f} s, held-out LL {ll.mean:.4f}, PP {pp.mean:.4f}")
-        print(
-            f"  examination {np.round(e, 3).tolist()}"
-            f"  MAE {entry['examination_mae']:.4f}, max {entry['examination_max_error']:.4f}"
-        )
-        print(
-            "  attractiveness: "
-            + ", ".join(
-                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                for k, v in entry["attractiveness"].items()
-            )
-        )
-        print(f"  {'policy':<28} {'clicks/page':>22} {'purchases/page':>22} {'revenue/page':>22}")
-        for policy, (query_ids, items) in rankings.items():
-            sim, real = (
-                simulator.expected_page(query_ids, items),
-                truth.expected_page(query_ids, items),
-            )
-            row = {}
-            for key in ("clicks", "purchases", "revenue"):
-                s = float(getattr(sim, key).sum(axis=1).mean())
-                t = float(getattr(real, key).sum(axis=1).mean())
-                row[key] = {"simulated": s, "truth": t, "gap": (s - t) / t}
-            entry["policies"][policy] = row
-            print(
-                f"  {policy:<28} "
-                + " ".join(
-                    f"{row[k]['simulated']:7.3f} vs {row[k]['truth']:7.3f} ({row[k]['gap']:+.0%})"
-                    for k in ("clicks", "purchases", "revenue")
-                )
-            )
+        entry["policies"] = policy_gaps(simulator, truth, rankings)
         results[name] = entry
     if json_path:
         json_path.write_text(json.dumps(results, indent=2))

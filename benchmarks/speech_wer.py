@@ -109,7 +109,8 @@ def wait_for_index(run: Path, minutes: float) -> Retriever:
     return Retriever.load(RunFolder(run).retrieval.path)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True, help="run folder (runs/NAME)")
     parser.add_argument("--n-queries", type=int, default=200)
@@ -123,7 +124,97 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--wait-index", type=float, default=0.0, help="minutes to wait")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def speech_config(args: argparse.Namespace) -> SpeechConfig:
+    """The default speech config with the command line's accents and their shares."""
+    config = SpeechConfig()
+    if args.accents:
+        config = replace(config, accents=tuple(args.accents))
+    if args.accent_weights:
+        config = replace(config, accent_weights=tuple(args.accent_weights))
+    return config
+
+
+def build_recognizers(
+    catalog: pd.DataFrame,
+    logs: pd.DataFrame,
+    args: argparse.Namespace,
+    n_rows: int,
+    out: dict[str, Any],
+) -> dict[str, tuple[PocketsphinxRecognizer, int]]:
+    """Each recogniser by name with the number of queries it decodes; the catalog LM's
+    build time goes into ``out``."""
+    item_texts = catalog["title"].tolist() + catalog["description"].tolist()
+    logged = logs["query_text"].drop_duplicates().tolist()
+    build = time.perf_counter()
+    rec_config = RecognizerConfig()
+    catalog_lm = PocketsphinxRecognizer.from_sentences(
+        corpus_sentences(item_texts, logged, rec_config.query_repeats), rec_config
+    )
+    out["catalog_lm_build_s"] = time.perf_counter() - build
+    recognizers = {"catalog LM": (catalog_lm, n_rows)}
+    if not args.skip_catalog_only:
+        only = PocketsphinxRecognizer.from_sentences(corpus_sentences(item_texts, []), rec_config)
+        recognizers["catalog-only LM"] = (only, n_rows)
+    if args.n_generic > 0:
+        generic = PocketsphinxRecognizer.generic(rec_config)
+        recognizers["generic LM"] = (generic, min(args.n_generic, n_rows))
+    return recognizers
+
+
+def decode_all(
+    recognizers: dict[str, tuple[PocketsphinxRecognizer, int]], utterances: list[Utterance]
+) -> dict[str, tuple[list[Transcript], float, int]]:
+    """Each recogniser's transcripts of its first queries, CPU s per utterance and count;
+    each one's WER printed."""
+    decoded = {}
+    for name, (recognizer, n) in recognizers.items():
+        decoded[name] = (*decode(recognizer, utterances[:n]), n)
+        print(f"decoded {name}: {wer(utterances[:n], decoded[name][0])[0]:.3f} WER", flush=True)
+    return decoded
+
+
+def decode_sweep(
+    texts: list[str],
+    config: SpeechConfig,
+    seed: int,
+    snrs: list[float],
+    recognizer: SpeechRecognizer,
+) -> dict[float, tuple[list[Utterance], list[Transcript]]]:
+    """The queries spoken at each SNR (no jitter) and their transcripts."""
+    swept = {}
+    for snr in snrs:
+        noisy = spoken_queries(texts, replace(config, snr_jitter_db=0.0), seed, snr_db=snr)
+        swept[snr] = (noisy, decode(recognizer, noisy)[0])
+    return swept
+
+
+def judged_sweep(
+    swept: dict[float, tuple[list[Utterance], list[Transcript]]],
+    typed: np.ndarray,
+    rows: np.ndarray,
+    retriever: Retriever,
+    judge: Judge,
+) -> dict[str, dict[str, float]]:
+    """WER and recall@10 (and its ratio to typed) at each SNR of the sweep; printed."""
+    sweep = {}
+    for snr, (noisy, transcripts) in swept.items():
+        rate, _ = wer(noisy, transcripts)
+        spoken = recall_at_10(retriever, judge, rows, [t.text for t in transcripts])
+        ratio = float(spoken.mean() / max(typed.mean(), 1e-12))
+        sweep[str(snr)] = {"wer": rate, "spoken_recall@10": float(spoken.mean()), "ratio": ratio}
+        print(
+            f"catalog LM at SNR {snr:>5} dB: WER {rate:.3f}  recall@10 {spoken.mean():.3f} "
+            f"({ratio:.2f} of typed)",
+            flush=True,
+        )
+    return sweep
+
+
+def main() -> None:
+    args = parse_args()
 
     import torch
 
@@ -137,11 +228,7 @@ def main() -> None:
         rng.choice(truth.n_queries, size=min(args.n_queries, truth.n_queries), replace=False)
     )
     texts = [str(t) for t in truth.query_texts[rows]]
-    config = SpeechConfig()
-    if args.accents:
-        config = replace(config, accents=tuple(args.accents))
-    if args.accent_weights:
-        config = replace(config, accent_weights=tuple(args.accent_weights))
+    config = speech_config(args)
     out: dict[str, Any] = {"n_queries": len(rows), "speech_config": repr(config)}
 
     started = time.perf_counter()
@@ -149,29 +236,9 @@ def main() -> None:
     out["synthesis_wall_s_per_utterance"] = (time.perf_counter() - started) / len(rows)
     out["mean_seconds_of_audio"] = float(np.mean([u.seconds for u in utterances]))
 
-    item_texts = catalog["title"].tolist() + catalog["description"].tolist()
-    logged = logs["query_text"].drop_duplicates().tolist()
-    build = time.perf_counter()
-    rec_config = RecognizerConfig()
-    catalog_lm = PocketsphinxRecognizer.from_sentences(
-        corpus_sentences(item_texts, logged, rec_config.query_repeats), rec_config
-    )
-    out["catalog_lm_build_s"] = time.perf_counter() - build
-    recognizers = {"catalog LM": (catalog_lm, len(rows))}
-    if not args.skip_catalog_only:
-        only = PocketsphinxRecognizer.from_sentences(corpus_sentences(item_texts, []), rec_config)
-        recognizers["catalog-only LM"] = (only, len(rows))
-    if args.n_generic > 0:
-        generic = PocketsphinxRecognizer.generic(rec_config)
-        recognizers["generic LM"] = (generic, min(args.n_generic, len(rows)))
-    decoded = {}
-    for name, (recognizer, n) in recognizers.items():
-        decoded[name] = (*decode(recognizer, utterances[:n]), n)
-        print(f"decoded {name}: {wer(utterances[:n], decoded[name][0])[0]:.3f} WER", flush=True)
-    swept = {}
-    for snr in args.snr:
-        noisy = spoken_queries(texts, replace(config, snr_jitter_db=0.0), args.seed, snr_db=snr)
-        swept[snr] = (noisy, decode(catalog_lm, noisy)[0])
+    recognizers = build_recognizers(catalog, logs, args, len(rows), out)
+    decoded = decode_all(recognizers, utterances)
+    swept = decode_sweep(texts, config, args.seed, args.snr, recognizers["catalog LM"][0])
 
     retriever = wait_for_index(args.run, args.wait_index)
     judge = Judge(truth, retriever.n_items, 10)
@@ -183,18 +250,7 @@ def main() -> None:
     }
     print("catalog LM WER by accent:", by_accent(utterances, decoded["catalog LM"][0]))
     out["wer_by_accent_catalog_lm"] = by_accent(utterances, decoded["catalog LM"][0])
-    sweep = {}
-    for snr, (noisy, transcripts) in swept.items():
-        rate, _ = wer(noisy, transcripts)
-        spoken = recall_at_10(retriever, judge, rows, [t.text for t in transcripts])
-        ratio = float(spoken.mean() / max(typed.mean(), 1e-12))
-        sweep[str(snr)] = {"wer": rate, "spoken_recall@10": float(spoken.mean()), "ratio": ratio}
-        print(
-            f"catalog LM at SNR {snr:>5} dB: WER {rate:.3f}  recall@10 {spoken.mean():.3f} "
-            f"({ratio:.2f} of typed)",
-            flush=True,
-        )
-    out["snr_sweep_catalog_lm"] = sweep
+    out["snr_sweep_catalog_lm"] = judged_sweep(swept, typed, rows, retriever, judge)
     print(
         f"synthesis {out['synthesis_wall_s_per_utterance']:.3f} wall s/utterance, "
         f"{out['mean_seconds_of_audio']:.2f} s of audio on average; "
