@@ -232,3 +232,44 @@ def test_a_ragged_csv_names_the_separator_it_was_read_with(tmp_path: Path) -> No
     (error,) = validate_files(path).files[0].errors
     assert "cannot be read as csv" in error.problem
     assert "read with separator ';', encoding UTF-8" in error.problem
+
+
+def test_a_log_file_with_twelve_different_errors_reports_all_twelve(tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(b"png")
+    items = [BAD_CATALOG[0], *((f"A{i}", f"Item {i}", "2", "a.png") for i in range(1, 12))]
+    catalog = write_csv(tmp_path / "catalog.csv", items)
+    n = 12
+    pd.DataFrame(
+        {
+            "session_id": ["s1", None, *(f"s{i}" for i in range(2, n))],
+            "query_id": ["q1", "q1", "q2", "q2", "q3", "", *(f"q{i}" for i in range(4, 10))],
+            "query_text": ["mug", "mug", "", *(f"w{i}" for i in range(3, n))],
+            "timestamp": [1.0, 2.0, 3.0, 4.0, np.nan, *range(6, n + 1)],
+            "item_ids": [
+                ["A1", "A4"], ["A4", "A4"], ["A1"], ["A1", "NOPE"], ["A2"], ["A3"], [],
+                ["A5"], ["A6"], ["A7"], ["A8"], ["A9"],
+            ],
+            "clicks": [[0, 1], [1, 0], [1, 0], [0, 0], [0], [0], [], [2], [0], [0], [1], [0]],
+            "purchases": [[0, 1], [0, 0], [0], [0, 1], [0], [0], [], [0], [1], [0, 0], [-1], [0]],
+            "propensities": [
+                [0.5, 0.5], [0.5, 0.5], [0.5], [0.5, 0.5], [0.5], [0.5], [],
+                [0.5], [0.5], [0.5], [0.5], [1.5],
+            ],
+        }
+    ).to_parquet(tmp_path / "logs.parquet")  # fmt: skip
+    report = validate_files(catalog, tmp_path / "logs.parquet")
+    found = {(e.row, e.column, e.problem) for e in report.files[1].errors}
+    assert found == {
+        (1, "session_id", "is empty"),
+        (5, "query_id", "is empty"),
+        (2, "query_text", "is empty"),
+        (4, "timestamp", "is empty"),
+        (7, "clicks", "holds 2"),
+        (10, "purchases", "holds -1"),
+        (11, "propensities", "holds 1.5"),
+        (6, "item_ids", "is an empty list"),
+        (1, "item_ids", "shows item 'A4' twice"),
+        (2, "clicks", "has 2 entries but item_ids has 1"),
+        (9, "purchases", "has 2 entries but item_ids has 1"),
+        (3, "item_ids", "item 'NOPE' is not in the catalog"),
+    }
