@@ -1,5 +1,6 @@
 """``fusionrank demo -c myshop.yaml --quick`` on a user's own shop, end to end, for every
-log shape the validator accepts; then the service answers ``/rerank`` with the shop's ids.
+log shape the validator accepts; then ``fusionrank serve`` answers ``/rerank`` with the
+shop's ids.
 
 The own shop (:mod:`tests.datasets.ownshop`) has string ids, no images, no propensities,
 unicode titles, NaN descriptions and extra columns. The first test runs the command as a
@@ -9,20 +10,23 @@ import of torch and one load of the text model for all), with tiny training budg
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from fusionrank.pipeline import STAGES
 from fusionrank.service import Reranker
-from fusionrank.service.app import create_app
 from fusionrank.service.config import ServiceConfig
 from tests.datasets.ownshop import SHAPE_BY_NAME, SHAPES, LogShape, write_own_shop
 
@@ -90,14 +94,43 @@ def test_own_shop_demo_then_rerank_answers_with_its_ids(tmp_path: Path) -> None:
     reranker = Reranker.load(run, ServiceConfig(policy="ppo-rerank"))
     result = reranker.rerank(query, shown)
     assert sorted(result.item_ids) == sorted(shown)
-    with TestClient(create_app(run, ServiceConfig(policy="lambdamart"))) as client:
-        answer = client.post("/rerank", json={"query": query, "item_ids": shown, "top_k": 4})
+    with served(run, "lambdamart", env, tmp_path) as url:
+        answer = httpx.post(
+            f"{url}/rerank", json={"query": query, "item_ids": shown, "top_k": 4}, timeout=60
+        )
         assert answer.status_code == 200, answer.text
         ranked = [item["item_id"] for item in answer.json()["items"]]
         assert len(ranked) == 4 and set(ranked) <= set(shown)
         assert all(i.startswith("SKU-") for i in ranked)
-        unknown = client.post("/rerank", json={"query": query, "item_ids": ["SKU-99999-Z"]})
-        assert unknown.status_code == 422
+        body = {"query": query, "item_ids": ["SKU-99999-Z"]}
+        assert httpx.post(f"{url}/rerank", json=body, timeout=60).status_code == 422
+
+
+@contextlib.contextmanager
+def served(run: Path, policy: str, env: dict, tmp_path: Path) -> Iterator[str]:
+    """``fusionrank serve`` on a free loopback port, as a user starts it; its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (tmp_path / "serve.log").open("w")
+    command = [str(FUSIONRANK), "serve", "--run", str(run), "--policy", policy]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                    break
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()
 
 
 @pytest.fixture(scope="module")
