@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,6 +68,21 @@ class Standardizer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
+
+
+def saved_scorer(path: Path, meta: Mapping[str, Any], extra_features: int = 0) -> CandidateScorer:
+    """The :class:`CandidateScorer` a policy saved to ``path``, sized from its
+    ``policy.json`` (``meta``: feature names, ``query_feature_dim``, ``config.hidden`` and
+    ``config.attention_heads``) plus ``extra_features`` columns it also reads."""
+    config = meta["config"]
+    net = CandidateScorer(
+        len(meta["feature_names"]) + extra_features,
+        meta["query_feature_dim"],
+        int(config["hidden"]),
+        int(config["attention_heads"]),
+    )
+    net.load_state_dict(torch.load(path, weights_only=True))
+    return net
 
 
 class CandidateScorer(nn.Module):

@@ -32,7 +32,7 @@ import torch
 from fusionrank import progress
 from fusionrank.agents import plackett_luce as pl
 from fusionrank.agents.config import NetworkConfig, PGRankConfig
-from fusionrank.agents.networks import CandidateScorer, FusionNet
+from fusionrank.agents.networks import CandidateScorer, FusionNet, saved_scorer
 from fusionrank.agents.pgrank import PGRankResult, ranked_items
 from fusionrank.agents.policy import Policy, policy_args
 from fusionrank.envs.value import SimulatorValue
@@ -98,13 +98,7 @@ class JointRerankPolicy(Policy):
     @classmethod
     def _from_saved(cls, folder: Path, meta: dict[str, Any]) -> Policy:
         config = meta["config"]
-        scorer = CandidateScorer(
-            len(meta["feature_names"]),
-            meta["query_feature_dim"],
-            int(config["hidden"]),
-            int(config["attention_heads"]),
-        )
-        scorer.load_state_dict(torch.load(folder / SCORER_FILE, weights_only=True))
+        scorer = saved_scorer(folder / SCORER_FILE, meta)
         fusion = FusionNet(
             meta["query_feature_dim"],
             len(meta["modality_names"]),

@@ -26,6 +26,7 @@ from fusionrank.agents.networks import (
     FusionLatent,
     FusionNet,
     RerankLatent,
+    saved_scorer,
 )
 from fusionrank.agents.policy import Policy, policy_args
 from fusionrank.envs.core import to_simplex
@@ -184,15 +185,7 @@ class PPORerankPolicy(Policy):
 
     @classmethod
     def _from_saved(cls, folder: Path, meta: dict[str, Any]) -> Policy:
-        config = meta["config"]
-        net = CandidateScorer(
-            len(meta["feature_names"]),
-            meta["query_feature_dim"],
-            int(config["hidden"]),
-            int(config["attention_heads"]),
-        )
-        net.load_state_dict(torch.load(folder / WEIGHTS_FILE, weights_only=True))
-        return cls(net, **policy_args(meta))
+        return cls(saved_scorer(folder / WEIGHTS_FILE, meta), **policy_args(meta))
 
 
 class PPOFusionPolicy(Policy):

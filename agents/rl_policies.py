@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from fusionrank.agents.baselines.lambdamart import MODEL_FILE, LambdaMART
-from fusionrank.agents.networks import CandidateScorer
+from fusionrank.agents.networks import CandidateScorer, saved_scorer
 from fusionrank.agents.policy import Policy, policy_args
 from fusionrank.agents.ppo import WEIGHTS_FILE, PPORerankPolicy
 from fusionrank.simulator.beliefs import BELIEF_NAMES, BeliefTable
@@ -112,13 +112,7 @@ class AugmentedRerankPolicy(Policy):
     def _from_saved(cls, folder: Path, meta: dict[str, Any]) -> Policy:
         config = meta["config"]
         extra = list(config["extra"])
-        net = CandidateScorer(
-            len(meta["feature_names"]) + len(extra),
-            meta["query_feature_dim"],
-            int(config["hidden"]),
-            int(config["attention_heads"]),
-        )
-        net.load_state_dict(torch.load(folder / WEIGHTS_FILE, weights_only=True))
+        net = saved_scorer(folder / WEIGHTS_FILE, meta, len(extra))
         base = None
         if BASE_SCORE in extra:
             import lightgbm as lgb

@@ -138,8 +138,6 @@ policies train on the evaluation's candidate lists (``envs.k`` = slate x pages =
 exact rewards; the residual ones start from the supervised ranker that is best in the
 validation simulator (fitted on held-out logs)."""
 
-PG_COMMON = ("envs.k=30", "envs.reward_mode=expected")
-
 
 def cache_root(given: str | None) -> Path:
     default = Path.home() / ".cache" / "fusionrank" / "policy_transfer"
@@ -183,6 +181,7 @@ def prepare_world(name: str, cache: Path, members: int) -> Path:
 def train_policy(run: Path, name: str, world: str, seed: int, cache: Path, out: Path) -> float:
     """Train one learned policy of :data:`POLICIES` with training seed ``seed``."""
     from fusionrank.agents.policy import load_policy
+    from fusionrank.agents.stages import pg_env_config
     from fusionrank.agents.train import agent_envs, train_ppo
     from fusionrank.envs.components import load_components
     from fusionrank.runs import RunFolder
@@ -190,18 +189,20 @@ def train_policy(run: Path, name: str, world: str, seed: int, cache: Path, out: 
     from fusionrank.simulator.ensemble import SimulatorEnsemble
 
     trainer, extra = POLICIES[name]
-    config, _ = world_config(world, cache, (*extra, *(PG_COMMON if "pg" in trainer else ())))
-    components = load_components(run, config.envs)
+    config, _ = world_config(world, cache, extra)
+    # PG-Rank trains as the pipeline's pg-joint stage does: exact rewards, slate x pages slots.
+    envs = pg_env_config(config.envs) if "pg" in trainer else config.envs
+    components = load_components(run, envs)
     agent_seed, env_seed = int_seed(seed, "agent"), int_seed(seed, "env")
     started = time.perf_counter()
     if trainer in ("ppo", "ppo-fusion"):
         kind = "rerank" if trainer == "ppo" else "fusion"
-        envs = agent_envs(components, config.envs, kind, config.agents.n_envs, env_seed)
-        train_ppo(envs, config.agents, agent_seed, out)
+        vec = agent_envs(components, envs, kind, config.agents.n_envs, env_seed)
+        train_ppo(vec, config.agents, agent_seed, out)
     elif trainer == "pg-joint":
         from fusionrank.agents.pgrank_train import train_joint_policy
 
-        train_joint_policy(components, config.envs, config.agents, agent_seed, out, None, name)
+        train_joint_policy(components, envs, config.agents, agent_seed, out, None, name)
     else:
         from fusionrank.agents.pgrank_train import best_by_value, simulator_value, train_pg_policy
         from fusionrank.simulator.user_simulator import UserSimulator
@@ -218,12 +219,10 @@ def train_policy(run: Path, name: str, world: str, seed: int, cache: Path, out: 
             for b in ("lambdamart", "lambdamart-position")
             if policies.of(b).is_dir()
         ]
-        validation = simulator_value(components, config.envs, [held_out])
+        validation = simulator_value(components, envs, [held_out])
         base, values = best_by_value(supervised, components, validation)
         logger.info("residual base: %s (validation values %s)", base.name, values)
-        train_pg_policy(
-            components, config.envs, config.agents, agent_seed, out, base, members, name
-        )
+        train_pg_policy(components, envs, config.agents, agent_seed, out, base, members, name)
     return time.perf_counter() - started
 
 

@@ -34,6 +34,7 @@ from fusionrank.datasets.csvfiles import CsvFormat, line_mapper, read_csv, separ
 from fusionrank.datasets.errors import (
     DataValidationError,
     Problems,
+    check_table_path,
     id_strings,
     plain,
     raising,
@@ -122,14 +123,9 @@ def read_raw(path: Path) -> RawTable:
         DataValidationError: For a missing file, another format, or an unreadable file.
     """
     file = str(path)
-    if path.suffix.lower() not in FORMATS:
-        raise DataValidationError(
-            file,
-            f"has suffix '{path.suffix}', which is not a catalog format",
-            "save the catalog as .parquet or .csv",
-        )
-    if not path.is_file():
-        raise DataValidationError(file, "does not exist", MISSING_FIX)
+    check_table_path(
+        path, FORMATS, "a catalog format", "save the catalog as .parquet or .csv", MISSING_FIX
+    )
     try:
         if path.suffix.lower() == ".csv":
             return RawTable(*read_csv(path, _TEXT_COLUMNS))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -204,6 +205,26 @@ class Problems:
     @property
     def n_errors(self) -> int:
         return len(self.errors) + self.n_more
+
+
+def check_table_path(
+    path: Path, formats: tuple[str, ...], what: str, save_as: str, missing_fix: str
+) -> None:
+    """Raise a DataValidationError unless ``path`` is a file with one of ``formats``.
+
+    Args:
+        path: The table file.
+        formats: Accepted suffixes, lower case (``.csv``, ``.parquet``).
+        what: What the file is, in the message (``a catalog format``).
+        save_as: The fix for another suffix (``save the catalog as .parquet or .csv``).
+        missing_fix: The fix for a missing file.
+    """
+    if path.suffix.lower() not in formats:
+        raise DataValidationError(
+            str(path), f"has suffix '{path.suffix}', which is not {what}", save_as
+        )
+    if not path.is_file():
+        raise DataValidationError(str(path), "does not exist", missing_fix)
 
 
 def plain(value: Any) -> Any:

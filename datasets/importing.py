@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from fusionrank.datasets.csvfiles import CsvFormat, line_mapper, read_csv
-from fusionrank.datasets.errors import DataValidationError, Problems
+from fusionrank.datasets.errors import DataValidationError, Problems, check_table_path
 from fusionrank.datasets.events import EventColumns, events_to_pages
 from fusionrank.datasets.logs import summarize_logs, write_logs
 from fusionrank.datasets.validation import DEFAULT_LIMIT, PARQUET_ROWS, FileCheck
@@ -27,14 +27,13 @@ def read_events(path: Path, columns: EventColumns) -> tuple[pd.DataFrame, CsvFor
         DataValidationError: For a missing file, another format, or an unreadable one.
     """
     file = str(path)
-    if path.suffix.lower() not in FORMATS:
-        raise DataValidationError(
-            file,
-            f"has suffix '{path.suffix}', which is not an event table format",
-            "save the events as .csv or .parquet",
-        )
-    if not path.is_file():
-        raise DataValidationError(file, "does not exist", "check the path of the event file")
+    check_table_path(
+        path,
+        FORMATS,
+        "an event table format",
+        "save the events as .csv or .parquet",
+        "check the path of the event file",
+    )
     try:
         if path.suffix.lower() == ".csv":
             ids = (columns.session, columns.item, columns.query_id, columns.query_text)

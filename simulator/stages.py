@@ -15,8 +15,10 @@ from fusionrank.runs import RunFolder
 from fusionrank.simulator.config import SimulatorConfig
 
 if TYPE_CHECKING:
+    from fusionrank.protocols import PairFeaturizer
     from fusionrank.simulator.data import Split
     from fusionrank.simulator.user_simulator import UserSimulator
+    from fusionrank.types import Catalog
 
 
 @dataclass(frozen=True)
@@ -110,16 +112,27 @@ def load_run_simulator(run: RunFolder) -> tuple[UserSimulator, Split]:
     Raises:
         ValueError: If the run has no fitted simulator; the message names the command.
     """
-    from fusionrank.simulator.data import load_fit_data, run_featurizer, split_sessions
     from fusionrank.simulator.user_simulator import UserSimulator
 
+    split, _, featurizer = _fitted_on(run)
+    return UserSimulator.load(run.simulator.model, featurizer), split
+
+
+def _fitted_on(run: RunFolder) -> tuple[Split, Catalog, PairFeaturizer]:
+    """What the run's simulator was fitted on: the train / held-out split of its logs, its
+    catalog and its pair features (the run's retriever, else the catalog's).
+
+    Raises:
+        ValueError: If the run has no fitted simulator; the message names the command.
+    """
+    from fusionrank.simulator.data import load_fit_data, run_featurizer, split_sessions
+
     run.require("the fitted simulator", run.simulator.fit, "sim fit")
-    fitted = read_json(run.simulator.fit)
     inputs = run.inputs()
     pages, catalog = load_fit_data(inputs.logs, inputs.catalog)
     featurizer, _ = run_featurizer(run, catalog)
-    simulator = UserSimulator.load(run.simulator.model, featurizer)
-    return simulator, split_sessions(pages, fitted["held_out_fraction"])
+    split = split_sessions(pages, read_json(run.simulator.fit)["held_out_fraction"])
+    return split, catalog, featurizer
 
 
 @dataclass(frozen=True)
@@ -203,20 +216,11 @@ def fit_run_companions(run: RunFolder, config: SimulatorConfig, seed: int) -> Co
     ``simulator.ensemble_members`` simulators on bootstrap resamples of the training
     sessions, whose spread is the simulator's own uncertainty."""
     from fusionrank.seeding import int_seed
-    from fusionrank.simulator.data import (
-        catalog_prices,
-        load_fit_data,
-        run_featurizer,
-        split_sessions,
-    )
+    from fusionrank.simulator.data import catalog_prices
     from fusionrank.simulator.ensemble import fit_ensemble
     from fusionrank.simulator.fitting import fit_simulator
 
-    run.require("the fitted simulator", run.simulator.fit, "sim fit")
-    inputs = run.inputs()
-    pages, catalog = load_fit_data(inputs.logs, inputs.catalog)
-    split = split_sessions(pages, read_json(run.simulator.fit)["held_out_fraction"])
-    featurizer, _ = run_featurizer(run, catalog)
+    split, catalog, featurizer = _fitted_on(run)
     prices = catalog_prices(catalog)
     folder, seconds = run.simulator, dict[str, float]()
     validation = ensemble = None

@@ -43,38 +43,15 @@ def serve(
     overrides: SetOption = None,
 ) -> None:
     """Serve the run's policy over HTTP: /rerank, /search, /healthz, /metrics, /docs."""
-    import uvicorn
-
-    from fusionrank.service.app import create_app
+    from fusionrank.service.server import run_server
 
     settings = _service_config(config, overrides, policy)
     updates = {k: v for k, v in (("port", port), ("host", host)) if v is not None}
     settings = settings.model_copy(update=updates)
     if not run.exists():
         raise ValueError(f"--run {run} does not exist; pass runs/NAME or a policy folder")
-    _plain_access_log()
     console.print(f"serving {run} on http://{settings.host}:{settings.port} (docs at /docs)")
-    uvicorn.run(
-        create_app(run, settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        log_config=None,
-    )
-
-
-def _plain_access_log() -> None:
-    """One JSON line per request on stderr, as log collectors read it (not rich-formatted)."""
-    import logging
-    import sys
-
-    access = logging.getLogger("fusionrank.service.access")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    access.propagate = False
+    run_server(run, settings)
 
 
 def export(
